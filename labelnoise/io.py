@@ -1,4 +1,4 @@
-"""Atomic file output: a stage killed at any moment leaves the old file or the new one, never a torn one."""
+"""Atomic file output: a stage killed at any moment leaves the old file or the new one."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -34,6 +37,8 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + final.suffix, dir=final.parent)
         os.close(fd)
         tmp = Path(name)
+        # mkstemp creates 0600; outputs should get the permissions any other new file would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
         if directory:

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` (set-up + the default pipeline), `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: run test setup lint format bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+run: setup
+	dvc repro
+	@echo
+	@echo "Results: metrics/ (JSON), plots/ (dvc plots show), report/index.html"
+
+test: setup
+	python -m pytest
+
+lint: setup
+	ruff format --check .
+	ruff check .
+
+format: setup
+	ruff format .
+	ruff check --fix .
+
+bench: setup
+	python bench/generate.py
+	python bench/trainer.py
+	python bench/tvnet.py

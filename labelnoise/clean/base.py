@@ -1,0 +1,254 @@
+"""Shared types and input checks for the cleaning methods.
+
+Every method turns a :class:`CleanContext` into a :class:`CleanResult`: a per-example suspicion
+score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule.
+This module imports only numpy so that ``import labelnoise.clean`` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from labelnoise.train import TrainConfig
+
+PROBS_ATOL = 1e-3
+"""How far a row of ``pred_probs`` may sum from 1 (float32 softmax outputs drift a little)."""
+
+
+@dataclass
+class CleanContext:
+    """Everything a cleaning method may read.
+
+    Attributes
+    ----------
+    labels : np.ndarray
+        ``(n,)`` int, given (noisy) train labels in ``0..n_classes-1``.
+    n_classes : int
+        Number of classes ``C``.
+    pred_probs : np.ndarray
+        ``(n, C)`` out-of-sample predicted probabilities of the train examples.
+    features : np.ndarray or None
+        ``(n, D)`` penultimate-layer features of the train examples.
+    val_features, val_labels : np.ndarray or None
+        ``(m, D)`` features and ``(m,)`` labels of the trusted (clean) validation set.
+    images, val_images : np.ndarray or None
+        ``(n, H, W, 3)`` / ``(m, H, W, 3)`` uint8 images.
+    train_config : TrainConfig or None
+        Trainer settings for methods that retrain a network.
+    flipped : np.ndarray or None
+        ``(n,)`` bool ground truth (True = label was corrupted). Only the oracle baseline reads it.
+    noise_rate_estimate : float or None
+        Cleanlab's estimate of the noise rate, for rules that flag an "auto" fraction.
+    seed : int
+        Seed for every random choice the method makes.
+    progress : bool
+        Whether to show progress bars.
+    """
+
+    labels: np.ndarray
+    n_classes: int
+    pred_probs: np.ndarray
+    features: np.ndarray | None = None
+    val_features: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+    images: np.ndarray | None = None
+    val_images: np.ndarray | None = None
+    train_config: TrainConfig | None = None
+    flipped: np.ndarray | None = None
+    noise_rate_estimate: float | None = None
+    seed: int = 0
+    progress: bool = True
+
+    @property
+    def n(self) -> int:
+        """Number of train examples."""
+        return len(self.labels)
+
+
+@dataclass
+class CleanResult:
+    """Output of one cleaning method.
+
+    Attributes
+    ----------
+    scores : np.ndarray
+        ``(n,)`` float, finite; higher = more likely mislabelled.
+    flags : np.ndarray
+        ``(n,)`` bool; True = flagged as mislabelled (dropped when retraining).
+    noise_rate_estimate : float
+        Fraction of the train set the method believes mislabelled.
+    extras : dict[str, np.ndarray]
+        Method-specific arrays (values, trajectories, suggested labels, ...).
+    """
+
+    scores: np.ndarray
+    flags: np.ndarray
+    noise_rate_estimate: float
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class CleaningMethod(Protocol):
+    """A cleaning method: ``name`` as in the registry and ``run(ctx, **params)``."""
+
+    name: str
+
+    def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
+        """Score and flag the train examples of ``ctx``."""
+        ...
+
+
+def reject_unknown_params(name: str, params: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming every parameter that method ``name`` does not accept.
+
+    Parameters
+    ----------
+    name : str
+        Method name, used in the message.
+    params : Mapping[str, Any]
+        The leftover keyword arguments of a ``run`` call.
+    """
+    if params:
+        raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
+
+
+def check_scores(name: str, scores: np.ndarray, n: int) -> np.ndarray:
+    """Check that method ``name`` produced ``n`` finite scores.
+
+    Parameters
+    ----------
+    name : str
+        Method name, used in the message.
+    scores : np.ndarray
+        ``(n,)`` suspicion scores, higher = more likely mislabelled.
+    n : int
+        Expected number of train examples.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` float64 copy of ``scores``.
+    """
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: scores have shape {arr.shape}, expected ({n},)")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(
+            f"{name}: {int(bad.sum())} score(s) are NaN or infinite "
+            f"(first at index {int(np.flatnonzero(bad)[0])})"
+        )
+    return arr.copy()
+
+
+def check_flags(name: str, flags: np.ndarray, n: int) -> np.ndarray:
+    """Check that method ``name`` produced an ``(n,)`` boolean flag mask; return it as bool."""
+    arr = np.asarray(flags)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: flags have shape {arr.shape}, expected ({n},)")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"{name}: flags have dtype {arr.dtype}, expected bool")
+    return arr.copy()
+
+
+def check_result(name: str, result: CleanResult, n: int) -> CleanResult:
+    """Validate a :class:`CleanResult` of method ``name`` over ``n`` examples.
+
+    Returns a result whose ``scores`` are float64, ``flags`` bool and ``noise_rate_estimate`` a
+    float in ``[0, 1]``; raises ``ValueError`` naming the method otherwise.
+    """
+    scores = check_scores(name, result.scores, n)
+    flags = check_flags(name, result.flags, n)
+    rate = float(result.noise_rate_estimate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{name}: noise_rate_estimate {rate!r} is not in [0, 1]")
+    return CleanResult(scores=scores, flags=flags, noise_rate_estimate=rate, extras=result.extras)
+
+
+def check_labels(
+    labels: np.ndarray, *, n_classes: int, what: str = "labels", name: str = "clean"
+) -> np.ndarray:
+    """Check ``(n,)`` integer labels in ``0..n_classes-1``; return them as int64.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(n,)`` class indices.
+    n_classes : int
+        Number of classes ``C``.
+    what : str
+        Name of the array, used in the message.
+    name : str
+        Method name, used in the message.
+    """
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: {what} must be 1-D, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name}: {what} must be integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(
+            f"{name}: {what} must lie in 0..{n_classes - 1}, "
+            f"got range {int(arr.min())}..{int(arr.max())}"
+        )
+    return arr.astype(np.int64)
+
+
+def validate_pred_probs(
+    pred_probs: np.ndarray,
+    *,
+    n: int,
+    n_classes: int,
+    name: str = "clean",
+    atol: float = PROBS_ATOL,
+) -> np.ndarray:
+    """Check out-of-sample probabilities before a method uses them.
+
+    Parameters
+    ----------
+    pred_probs : np.ndarray
+        ``(n, C)`` predicted class probabilities, one row per train example.
+    n : int
+        Expected number of rows.
+    n_classes : int
+        Expected number of columns ``C``.
+    name : str
+        Method name, used in the message.
+    atol : float
+        Tolerance on each row summing to 1.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, C)`` float64 copy, each row renormalised to sum to exactly 1.
+    """
+    if pred_probs is None:
+        raise ValueError(f"{name}: pred_probs is missing")
+    arr = np.asarray(pred_probs, dtype=np.float64)
+    if arr.shape != (n, n_classes):
+        raise ValueError(f"{name}: pred_probs has shape {arr.shape}, expected ({n}, {n_classes})")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise ValueError(f"{name}: pred_probs has {int(bad.sum())} NaN/inf entries (row {row})")
+    if (arr < 0).any():
+        raise ValueError(f"{name}: pred_probs has negative entries (min {arr.min():.3g})")
+    err = np.abs(arr.sum(axis=1) - 1.0)
+    if (err > atol).any():
+        row = int(np.argmax(err))
+        raise ValueError(
+            f"{name}: pred_probs rows must sum to 1 within {atol}; row {row} sums to "
+            f"{arr[row].sum():.6g}"
+        )
+    return arr / arr.sum(axis=1, keepdims=True)
+
+
+def context_labels_probs(ctx: CleanContext, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ``labels`` ``(n,)`` int64 and ``pred_probs`` ``(n, C)`` float64 of ``ctx``."""
+    labels = check_labels(ctx.labels, n_classes=ctx.n_classes, name=name)
+    probs = validate_pred_probs(ctx.pred_probs, n=len(labels), n_classes=ctx.n_classes, name=name)
+    return labels, probs

@@ -1,0 +1,111 @@
+"""Confident learning through cleanlab: flags from ``cleanlab.filter.find_label_issues``,
+scores from ``cleanlab.rank.get_label_quality_scores`` and the noise rate from
+``cleanlab.count.estimate_joint``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labelnoise.clean.base import (
+    CleanContext,
+    CleanResult,
+    check_scores,
+    context_labels_probs,
+    reject_unknown_params,
+)
+
+FILTER_BY = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
+SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+
+
+class Cleanlab:
+    """Confident learning (Northcutt et al.) on out-of-sample probabilities."""
+
+    name = "cleanlab"
+
+    def run(
+        self,
+        ctx: CleanContext,
+        *,
+        filter_by: str = "prune_by_noise_rate",
+        score_method: str = "self_confidence",
+        frac_noise: float = 1.0,
+        min_examples_per_class: int = 1,
+        n_jobs: int = 1,
+        **params: Any,
+    ) -> CleanResult:
+        """Find label issues with cleanlab.
+
+        Parameters
+        ----------
+        ctx : CleanContext
+            Uses ``labels`` and ``pred_probs`` (validated: shape ``(n, C)``, finite,
+            non-negative, rows summing to 1).
+        filter_by : str
+            Flag rule passed to ``find_label_issues``, one of :data:`FILTER_BY`.
+        score_method : str
+            Label-quality score of ``get_label_quality_scores``, one of :data:`SCORE_METHODS`.
+        frac_noise : float
+            Flag only the top ``frac_noise`` of the issues cleanlab would flag, in ``(0, 1]``.
+        min_examples_per_class : int
+            Never flag so many examples that a class keeps fewer than this.
+        n_jobs : int
+            Processes for ``find_label_issues``; 1 avoids multiprocessing (same results).
+
+        Returns
+        -------
+        CleanResult
+            ``scores`` = 1 - label quality (higher = more likely mislabelled);
+            ``noise_rate_estimate`` = off-diagonal mass of cleanlab's calibrated joint
+            ``P(given, true)``; extras ``suggested_label`` (argmax of ``pred_probs``) and
+            ``joint`` (``(C, C)`` estimated joint, rows = given label).
+        """
+        reject_unknown_params(self.name, params)
+        if filter_by not in FILTER_BY:
+            raise ValueError(f"cleanlab: unknown filter_by {filter_by!r}; valid: {FILTER_BY}")
+        if score_method not in SCORE_METHODS:
+            raise ValueError(
+                f"cleanlab: unknown score_method {score_method!r}; valid: {SCORE_METHODS}"
+            )
+        if not 0.0 < float(frac_noise) <= 1.0:
+            raise ValueError(f"cleanlab: frac_noise must be in (0, 1], got {frac_noise!r}")
+        labels, probs = context_labels_probs(ctx, self.name)
+        missing = np.setdiff1d(np.arange(ctx.n_classes), labels)
+        if missing.size:
+            raise ValueError(f"cleanlab: no train example is labelled class(es) {missing.tolist()}")
+
+        from cleanlab.count import compute_confident_joint, estimate_joint
+        from cleanlab.filter import find_label_issues
+        from cleanlab.rank import get_label_quality_scores
+
+        # One confident joint feeds both the flags and the estimate so they agree.
+        confident_joint = compute_confident_joint(labels, probs)
+        flags = find_label_issues(
+            labels,
+            probs,
+            filter_by=filter_by,
+            frac_noise=float(frac_noise),
+            min_examples_per_class=int(min_examples_per_class),
+            confident_joint=confident_joint,
+            n_jobs=int(n_jobs),
+        )
+        quality = get_label_quality_scores(labels, probs, method=score_method)
+        scores = check_scores(self.name, 1.0 - quality, len(labels))
+        joint = estimate_joint(labels, probs, confident_joint=confident_joint)
+        rate = float(np.clip(1.0 - np.trace(joint), 0.0, 1.0))
+        return CleanResult(
+            scores=scores,
+            flags=np.asarray(flags, dtype=bool),
+            noise_rate_estimate=rate,
+            extras={"suggested_label": probs.argmax(axis=1), "joint": joint},
+        )

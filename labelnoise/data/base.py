@@ -1,0 +1,307 @@
+"""Base images that need no download: crops of the photographs shipped with scikit-image,
+procedural colour fields, or crops of the images in a user's folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+SOURCES = ("skimage", "procedural", "folder")
+
+# Colour photographs only: channel-order and hue alterations are invisible on grey pixels, so
+# grey photos (camera, moon, ...) would make a share of the generated labels unlearnable.
+# Left out as well: synthetic charts and drawings (color, chessboard, logo, phantom, page, text,
+# horse), the motion-blurred clock (it would look like the blur class) and the Hubble field
+# (almost all black).
+SKIMAGE_PHOTOS = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "ihc.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "retina.jpg",
+    "rocket.jpg",
+)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
+
+_CHUNK = 256
+
+
+class BaseImages(NamedTuple):
+    """Base images and where each came from.
+
+    Attributes
+    ----------
+    images
+        uint8 array ``(n, size, size, 3)``.
+    sources
+        One string per image, ``"<origin>@x,y,w,h"`` for crops (pixel box in the source
+        photo) or ``"procedural:<seed>/<i>"``.
+    """
+
+    images: np.ndarray
+    sources: list[str]
+
+
+def skimage_photo_paths() -> list[Path]:
+    """Paths of the scikit-image photographs used as the ``"skimage"`` source, sorted by name."""
+    import skimage.data
+
+    folder = Path(skimage.data.__file__).parent
+    paths = [folder / name for name in SKIMAGE_PHOTOS]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"scikit-image photographs not found: {', '.join(missing)}")
+    return paths
+
+
+def folder_image_paths(path: str | os.PathLike) -> list[Path]:
+    """Every image file (by suffix) directly inside ``path``, sorted by name."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"image folder {folder} does not exist")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(
+            f"image folder {folder} contains no image files ({', '.join(IMAGE_SUFFIXES)})"
+        )
+    return paths
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Decode one image file to uint8 RGB ``(H, W, 3)``; grey and alpha images are converted
+    (alpha composited onto white)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(white, rgba)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from None
+
+
+def base_crops(
+    n: int,
+    *,
+    size: int,
+    source: str = "skimage",
+    path: str | os.PathLike | None = None,
+    scale: tuple[float, float] = (0.25, 1.0),
+    seed: int,
+) -> BaseImages:
+    """Draw ``n`` square base images.
+
+    Parameters
+    ----------
+    n
+        Number of images.
+    size
+        Side of the output images in pixels.
+    source
+        ``"skimage"`` (photographs shipped with scikit-image, see ``SKIMAGE_PHOTOS``),
+        ``"procedural"`` (smooth random colour fields with shapes) or ``"folder"`` (every image
+        file in ``path``).
+    path
+        Folder of images, for ``source="folder"`` only.
+    scale
+        Range of the crop side as a fraction of the photo's shorter side; each crop draws its
+        fraction uniformly from it and its position uniformly inside the photo.
+    seed
+        Random seed.
+
+    Returns
+    -------
+    BaseImages
+        ``images`` uint8 ``(n, size, size, 3)`` and one ``sources`` string per image.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    lo, hi = scale
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"crop scale must satisfy 0 < low <= high <= 1, got {scale}")
+    if source not in SOURCES:
+        raise ValueError(f"unknown base source {source!r}; valid: {', '.join(SOURCES)}")
+    if source != "folder" and path is not None:
+        raise ValueError(f"path {path} is only used with source='folder', not {source!r}")
+    if source == "procedural":
+        return BaseImages(procedural_images(n, size=size, seed=seed), _procedural_names(n, seed))
+    if source == "folder":
+        if path is None:
+            raise ValueError("source='folder' needs a path")
+        files = folder_image_paths(path)
+        labels = [str(p) for p in files]
+    else:
+        files = skimage_photo_paths()
+        labels = [f"skimage:{p.name}" for p in files]
+    return _crop_files(n, files, labels, size=size, scale=(lo, hi), seed=seed)
+
+
+def _procedural_names(n: int, seed: int) -> list[str]:
+    return [f"procedural:{seed}/{i}" for i in range(n)]
+
+
+def _crop_files(
+    n: int,
+    files: Sequence[Path],
+    labels: Sequence[str],
+    *,
+    size: int,
+    scale: tuple[float, float],
+    seed: int,
+) -> BaseImages:
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(files), size=n)
+    frac = rng.uniform(scale[0], scale[1], size=n)
+    pos = rng.random((n, 2))
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    sources = [""] * n
+    # One decode per file; all crops of that file are resampled together.
+    for f in np.unique(which):
+        rows = np.flatnonzero(which == f)
+        photo = read_rgb(files[f])
+        h, w = photo.shape[:2]
+        side = np.clip(np.rint(frac[rows] * min(h, w)), 1, min(h, w)).astype(np.int64)
+        x0 = np.floor(pos[rows, 0] * (w - side + 1)).astype(np.int64)
+        y0 = np.floor(pos[rows, 1] * (h - side + 1)).astype(np.int64)
+        out[rows] = resample_crops(photo, x0, y0, side, size=size)
+        for r, x, y, s in zip(rows.tolist(), x0.tolist(), y0.tolist(), side.tolist(), strict=True):
+            sources[r] = f"{labels[f]}@{x},{y},{s},{s}"
+    return BaseImages(out, sources)
+
+
+def _mipmaps(photo: np.ndarray, smallest: int) -> list[np.ndarray]:
+    levels = [photo.astype(np.float32)]
+    while min(levels[-1].shape[:2]) >= 2 * max(smallest, 1):
+        a = levels[-1]
+        h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+        a = a[:h, :w]
+        levels.append(0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]))
+    return levels
+
+
+def resample_crops(
+    photo: np.ndarray, x0: np.ndarray, y0: np.ndarray, side: np.ndarray, *, size: int
+) -> np.ndarray:
+    """Resample square boxes of one photo to ``size`` x ``size`` pixels.
+
+    Each box is read from the mipmap level that leaves a residual shrink factor in [1, 2) and
+    then sampled bilinearly, so strong downscaling averages instead of aliasing.
+
+    Parameters
+    ----------
+    photo
+        uint8 ``(H, W, 3)``.
+    x0, y0, side
+        int ``(m,)``: top-left corner and side of each box in photo pixels.
+    size
+        Output side in pixels.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(m, size, size, 3)``.
+    """
+    levels = _mipmaps(photo, size)
+    factor = side / size
+    level = np.clip(np.floor(np.log2(np.maximum(factor, 1.0))), 0, len(levels) - 1).astype(int)
+    out = np.empty((len(side), size, size, 3), dtype=np.uint8)
+    grid = np.arange(size, dtype=np.float64) + 0.5
+    for lv in np.unique(level):
+        img = levels[lv]
+        hh, ww = img.shape[:2]
+        flat = img.reshape(-1, 3)
+        for start in range(0, len(side), _CHUNK):
+            sel = np.flatnonzero(level[start : start + _CHUNK] == lv) + start
+            if sel.size == 0:
+                continue
+            k = 2.0**lv
+            f = factor[sel, None] / k
+            u0, du = _taps(x0[sel, None] / k + grid * f - 0.5, ww)
+            v0, dv = _taps(y0[sel, None] / k + grid * f - 0.5, hh)
+            u1 = np.minimum(u0 + 1, ww - 1)
+            r0 = (v0 * ww)[:, :, None]
+            r1 = (np.minimum(v0 + 1, hh - 1) * ww)[:, :, None]
+            du = du[:, None, :, None]
+            dv = dv[:, :, None, None]
+            c0, c1 = u0[:, None, :], u1[:, None, :]
+            top = np.take(flat, r0 + c0, axis=0)
+            top += (np.take(flat, r0 + c1, axis=0) - top) * du
+            bottom = np.take(flat, r1 + c0, axis=0)
+            bottom += (np.take(flat, r1 + c1, axis=0) - bottom) * du
+            top += (bottom - top) * dv
+            out[sel] = np.clip(np.rint(top), 0, 255).astype(np.uint8)
+    return out
+
+
+def _taps(coord: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left neighbour index and float32 weight of the right neighbour for bilinear sampling."""
+    coord = np.clip(coord, 0, length - 1)
+    left = np.minimum(np.floor(coord), max(length - 2, 0)).astype(np.intp)
+    return left, (coord - left).astype(np.float32)
+
+
+def procedural_images(
+    n: int, *, size: int, seed: int, waves: int = 4, shapes: int = 4
+) -> np.ndarray:
+    """Smooth random colour fields with a gradient and a few soft-edged ellipses.
+
+    Parameters
+    ----------
+    n
+        Number of images.
+    size
+        Side in pixels.
+    seed
+        Random seed.
+    waves
+        Random plane waves per channel (low spatial frequencies: up to 3 cycles per image).
+    shapes
+        Ellipses of random colour painted over the field; their edges give the blur class
+        something to blur.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(n, size, size, 3)``.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    t = (np.arange(size, dtype=np.float32) + 0.5) / size
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        freq = rng.uniform(-3.0, 3.0, (m, 3, waves, 2, 1)).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, (m, 3, waves, 1)).astype(np.float32)
+        amp = rng.uniform(0.1, 0.35, (m, 3, waves, 1)).astype(np.float32)
+        base = rng.uniform(0.2, 0.8, (m, 3, 1, 1)).astype(np.float32)
+        grad = rng.uniform(-0.4, 0.4, (m, 3, 2, 1, 1)).astype(np.float32)
+        # sin(a y + b x + p) = sin(a y + p) cos(b x) + cos(a y + p) sin(b x): a batched matrix
+        # product of per-row and per-column factors instead of a sine per pixel.
+        ay = 2 * np.pi * freq[:, :, :, 0] * t + phase
+        bx = 2 * np.pi * freq[:, :, :, 1] * t
+        rows = np.concatenate([np.sin(ay), np.cos(ay)], axis=2) * np.concatenate([amp, amp], 2)
+        cols = np.concatenate([np.cos(bx), np.sin(bx)], axis=2)
+        img = np.matmul(rows.transpose(0, 1, 3, 2), cols)
+        img += base + grad[:, :, 0] * (t[None, :] - 0.5) + grad[:, :, 1] * (t[:, None] - 0.5)
+        img = np.ascontiguousarray(img.transpose(0, 2, 3, 1))
+        centre = rng.random((m, shapes, 2)).astype(np.float32)
+        radius = rng.uniform(0.08, 0.3, (m, shapes, 2)).astype(np.float32)
+        colour = rng.random((m, shapes, 3)).astype(np.float32)
+        for s in range(shapes):
+            dx = ((t - centre[:, s, 0, None]) / radius[:, s, 0, None]) ** 2
+            dy = ((t - centre[:, s, 1, None]) / radius[:, s, 1, None]) ** 2
+            alpha = np.clip((1.0 - dy[:, :, None] - dx[:, None, :]) * 4.0, 0.0, 1.0)[..., None]
+            img += (colour[:, s, None, None, :] - img) * alpha
+        out[start : start + m] = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,140 @@
+"""Scores: how well a classifier does on clean labels; how well a cleaning method finds flips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    class_names: Sequence[str],
+) -> dict:
+    """Test-set metrics of a classifier.
+
+    Parameters
+    ----------
+    y_true, y_pred
+        Integer labels, shape ``(n,)``; ``y_true`` are the clean labels.
+    class_names
+        Name of each class, index = label.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``n_test``, ``n_correct``,
+        ``per_class`` (precision, recall, f1, support by class name) and, for two classes,
+        ``hter`` (half total error rate: the mean of the two per-class error rates).
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    labels = np.arange(len(class_names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "n_test": len(y_true),
+        "n_correct": int((y_true == y_pred).sum()),
+        "per_class": {
+            name: {
+                "precision": float(precision[k]),
+                "recall": float(recall[k]),
+                "f1": float(f1[k]),
+                "support": int(support[k]),
+            }
+            for k, name in enumerate(class_names)
+        },
+    }
+    if len(class_names) == 2:
+        metrics["hter"] = float(1.0 - recall.mean())
+    return metrics
+
+
+def detection_metrics(
+    flipped: np.ndarray,
+    scores: np.ndarray,
+    flags: np.ndarray,
+) -> dict:
+    """How well a cleaning method found the falsified labels.
+
+    Parameters
+    ----------
+    flipped
+        Ground truth, shape ``(n,)`` bool: True where the given label is false.
+    scores
+        Suspicion scores, shape ``(n,)``; higher = more likely mislabelled.
+    flags
+        The method's decision, shape ``(n,)`` bool: True = flagged as mislabelled.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1`` of the flags; ``auroc`` and ``auprc`` (average
+        precision) of the scores — ``None`` when there is no flip or nothing but flips, as
+        ranking quality is undefined then; ``n_flagged``, ``n_flipped``, ``false_positives``.
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
+    flipped = np.asarray(flipped, dtype=bool)
+    flags = np.asarray(flags, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if not (flipped.shape == flags.shape == scores.shape) or flipped.ndim != 1:
+        raise ValueError(
+            f"flipped, scores and flags must be 1-D of one length, got shapes "
+            f"{flipped.shape}, {scores.shape}, {flags.shape}"
+        )
+    if not np.isfinite(scores).all():
+        raise ValueError("scores contain NaN or infinite values")
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        flipped, flags, average="binary", zero_division=0
+    )
+    ranked = 0 < flipped.sum() < len(flipped)
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "auroc": float(roc_auc_score(flipped, scores)) if ranked else None,
+        "auprc": float(average_precision_score(flipped, scores)) if ranked else None,
+        "n_flagged": int(flags.sum()),
+        "n_flipped": int(flipped.sum()),
+        "false_positives": int((flags & ~flipped).sum()),
+    }
+
+
+def pr_curve(flipped: np.ndarray, scores: np.ndarray, *, max_points: int = 200) -> dict:
+    """Precision–recall curve of ``scores`` against ``flipped``, thinned to ``max_points``.
+
+    Returns
+    -------
+    dict
+        ``precision`` and ``recall`` lists of equal length (empty when there is no flip).
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    flipped = np.asarray(flipped, dtype=bool)
+    if not flipped.any():
+        return {"precision": [], "recall": []}
+    precision, recall, _ = precision_recall_curve(flipped, np.asarray(scores, dtype=float))
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).astype(int))
+    return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}

@@ -1,0 +1,188 @@
+"""One typed schema for ``params.yaml``: every problem is reported at once, with its key path,
+before a stage starts any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TASKS = ("coarse", "fine", "custom")
+SOURCES = ("generate", "folder", "csv")
+BASES = ("skimage", "procedural", "folder")
+NOISE_KINDS = ("symmetric", "pairflip", "within_coarse", "matrix")
+MODELS = ("small_cnn", "resnet18")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    source: Literal["generate", "folder", "csv"] = "generate"
+    path: str | None = None
+    task: Literal["coarse", "fine", "custom"] = "coarse"
+    image_size: int = Field(32, ge=8, le=512)
+    base: Literal["skimage", "procedural", "folder"] = "skimage"
+    base_path: str | None = None
+    n_train: int = Field(3000, ge=1)
+    n_val_per_class: int = Field(60, ge=1)
+    n_test: int = Field(1200, ge=1)
+    vertices: tuple[int, int] = (5, 9)
+    area: tuple[float, float] = (0.15, 0.35)
+    crop_scale: tuple[float, float] = (0.25, 1.0)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    resize: Literal["crop", "pad", "stretch"] = "crop"
+    on_bad_image: Literal["error", "skip"] = "error"
+    workers: int = Field(0, ge=0)
+
+    @field_validator("vertices")
+    @classmethod
+    def _vertices(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 3 <= value[0] <= value[1]:
+            raise ValueError(f"needs 3 <= low <= high, got {list(value)}")
+        return value
+
+    @field_validator("area", "crop_scale")
+    @classmethod
+    def _fraction_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] <= value[1] <= 1.0:
+            raise ValueError(f"needs 0 < low <= high <= 1, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _paths(self) -> DataParams:
+        if self.source in ("folder", "csv") and not self.path:
+            raise ValueError(f"data.path is required when data.source is {self.source!r}")
+        if self.base == "folder" and not self.base_path:
+            raise ValueError("data.base_path is required when data.base is 'folder'")
+        return self
+
+
+class NoiseParams(_Section):
+    rates: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2])
+    kind: Literal["symmetric", "pairflip", "within_coarse", "matrix"] = "symmetric"
+    matrix: list[list[float]] | None = None
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("needs at least one rate")
+        bad = [rate for rate in value if not 0.0 <= rate < 1.0]
+        if bad:
+            raise ValueError(f"every rate must be in [0, 1), got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"rates must be distinct, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _matrix(self) -> NoiseParams:
+        if self.kind == "matrix" and self.matrix is None:
+            raise ValueError("noise.matrix is required when noise.kind is 'matrix'")
+        return self
+
+
+class TrainParams(_Section):
+    model: Literal["small_cnn", "resnet18"] = "small_cnn"
+    width: int = Field(32, ge=1, le=1024)
+    depth: int = Field(3, ge=1, le=8)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(0.2, gt=0.0, le=10.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(5.0e-4, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    warmup_epochs: float = Field(1.0, ge=0.0)
+    crop_padding: int = Field(2, ge=0)
+    hflip: bool = True
+    class_weights: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(0, ge=0)
+    compile: bool = False
+    weights: str | None = None
+    eval_batch_size: int = Field(1024, ge=1)
+    folds: int = Field(4, ge=2, le=20)
+
+
+class CleanParams(_Section):
+    methods: list[str]
+    cleanlab: dict[str, Any] = Field(default_factory=dict)
+    tvnet: dict[str, Any] = Field(default_factory=dict)
+    data_params: dict[str, Any] = Field(default_factory=dict)
+    mistakenness: dict[str, Any] = Field(default_factory=dict)
+    hardness: dict[str, Any] = Field(default_factory=dict)
+    aum: dict[str, Any] = Field(default_factory=dict)
+    consensus: dict[str, Any] = Field(default_factory=dict)
+    none: dict[str, Any] = Field(default_factory=dict)
+    oracle: dict[str, Any] = Field(default_factory=dict)
+    random: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        from labelnoise.clean import METHODS
+
+        unknown = [name for name in value if name not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; valid: {sorted(METHODS)}")
+        return value
+
+
+class RetrainParams(_Section):
+    methods: list[str]
+
+
+class Params(_Section):
+    seed: int = Field(0, ge=0)
+    data: DataParams = Field(default_factory=DataParams)
+    noise: NoiseParams = Field(default_factory=NoiseParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    clean: CleanParams
+    retrain: RetrainParams
+    regress: dict[str, Any] = Field(default_factory=dict)
+    report: dict[str, Any] = Field(default_factory=dict)
+    results: dict[str, Any] = Field(default_factory=dict)
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: {err.error_count()} invalid parameter(s):"]
+    for item in err.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML 1.2 file (``1e-3`` is a float, as in DVC), naming the file on errors."""
+    from ruamel.yaml import YAML, YAMLError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: file not found")
+    try:
+        content = YAML(typ="safe", pure=True).load(path.read_text())
+    except YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return content
+
+
+def validate(raw: dict, *, source: str = "params") -> Params:
+    """Validate a params mapping; every problem is listed in one ``ValueError``."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(_format_errors(err, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``."""
+    return validate(read_yaml(path), source=str(path))

@@ -1,0 +1,84 @@
+"""Train-then-test runs shared by the `train` and `retrain` stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelnoise.evaluate import classification_metrics
+from labelnoise.params import TrainParams
+
+
+def train_config(params: TrainParams):
+    """The trainer's config from the ``train`` params section (``folds`` is not part of it)."""
+    from labelnoise.train import TrainConfig
+
+    return TrainConfig(**params.model_dump(exclude={"folds"}))
+
+
+@dataclass
+class TestedModel:
+    model: object
+    test_proba: np.ndarray  # (n_test, C)
+    metrics: dict
+    confusion: pd.DataFrame  # one row per test example: actual, predicted (class names)
+
+
+def train_and_test(
+    dataset,
+    train_labels: np.ndarray,
+    *,
+    params: TrainParams,
+    seed: int,
+    keep: np.ndarray | None = None,
+    log_dir: Path | None = None,
+    checkpoint_path: Path | None = None,
+    desc: str = "train",
+) -> TestedModel:
+    """Train on the (kept) train split with the given labels, test on the clean test split.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`labelnoise.data.Dataset`.
+    train_labels
+        Given labels of the train split, shape ``(n_train,)``, in index order.
+    keep
+        Boolean mask ``(n_train,)`` of the examples to train on; all when ``None``.
+    """
+    from labelnoise.train import fit, predict_proba
+
+    train_images, _, _ = dataset.split("train")
+    val_images, val_labels, _ = dataset.split("val")
+    test_images, test_labels, _ = dataset.split("test")
+    if keep is not None:
+        if keep.shape != train_labels.shape:
+            raise ValueError(f"keep mask has shape {keep.shape}, expected {train_labels.shape}")
+        if not keep.any():
+            raise ValueError(
+                "the cleaning method flagged every training example: nothing to train on"
+            )
+        positions = np.flatnonzero(keep)
+        train_images, train_labels = train_images[positions], train_labels[positions]
+    result = fit(
+        train_images,
+        train_labels,
+        n_classes=dataset.n_classes,
+        config=train_config(params),
+        seed=seed,
+        val_images=val_images,
+        val_labels=val_labels,
+        class_names=dataset.classes,
+        log_dir=log_dir,
+        checkpoint_path=checkpoint_path,
+        desc=desc,
+    )
+    proba = predict_proba(result.model, test_images, device=result.device)
+    predicted = proba.argmax(axis=1)
+    metrics = classification_metrics(test_labels, predicted, class_names=dataset.classes)
+    names = np.asarray(dataset.classes)
+    confusion = pd.DataFrame({"actual": names[test_labels], "predicted": names[predicted]})
+    return TestedModel(result.model, proba, metrics, confusion)

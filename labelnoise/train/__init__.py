@@ -1,0 +1,28 @@
+"""Training: models, the device-resident trainer and K-fold out-of-sample probabilities."""
+
+from labelnoise.train.crossval import out_of_sample_folds, out_of_sample_proba
+from labelnoise.train.models import MODELS, build_model, load_weights
+from labelnoise.train.trainer import (
+    FitResult,
+    TrainConfig,
+    TrainHook,
+    extract_features,
+    fit,
+    predict_proba,
+    resolve_device,
+)
+
+__all__ = [
+    "MODELS",
+    "FitResult",
+    "TrainConfig",
+    "TrainHook",
+    "build_model",
+    "extract_features",
+    "fit",
+    "load_weights",
+    "out_of_sample_folds",
+    "out_of_sample_proba",
+    "predict_proba",
+    "resolve_device",
+]

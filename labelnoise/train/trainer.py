@@ -1,0 +1,568 @@
+"""One trainer, GPU first and correct on CPU.
+
+The whole training set goes to the device once as uint8; each step gathers an index slice of a
+seeded permutation, and random crop + flip happen in the same gather on the device. All
+randomness of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run resumed from a
+checkpoint ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from labelnoise.io import atomic_path, write_json, write_text
+from labelnoise.train.models import build_model, load_weights
+
+# Fields that do not change what is learnt: a checkpoint may be resumed with other values.
+_RUNTIME_FIELDS = ("device", "threads", "compile", "eval_batch_size")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (defaults measured on a 2-core CPU, 32 px)."""
+
+    model: str = "small_cnn"
+    width: int = 32
+    depth: int = 3
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5.0e-4
+    label_smoothing: float = 0.0
+    warmup_epochs: float = 1.0
+    crop_padding: int = 2
+    hflip: bool = True
+    class_weights: bool = False
+    device: str = "auto"
+    threads: int = 0
+    compile: bool = False
+    weights: str | None = None
+    eval_batch_size: int = 1024
+
+
+@runtime_checkable
+class TrainHook(Protocol):
+    """Lets a cleaning method (Data Parameters, AUM) change the loss and see the logits."""
+
+    def loss(self, logits: Tensor, targets: Tensor, index: Tensor, epoch: int) -> Tensor:
+        """Per-example losses ``(B,)``; ``index`` holds the rows of the batch in the train
+        arrays, ``epoch`` counts from 0."""
+        ...
+
+    def after_step(self) -> None:
+        """Called after each optimizer step of the model."""
+        ...
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called once all steps of ``epoch`` (from 0) are done."""
+        ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class FitResult:
+    """A trained model (in eval mode), one dict per epoch, and the device it lives on."""
+
+    model: nn.Module
+    history: list[dict[str, Any]] = field(default_factory=list)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+
+def resolve_device(device: str) -> torch.device:
+    """Map ``"auto" | "cpu" | "cuda" | "cuda:N"`` to a torch device, checking CUDA exists."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        dev = torch.device(device)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s)")
+        return dev
+    raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N")
+
+
+def _derive_seed(*keys: int) -> int:
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+def _check_images(images: Any, name: str) -> np.ndarray:
+    if not isinstance(images, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8, got dtype {images.dtype}")
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (n, H, W, 3), got {images.shape}")
+    return images
+
+
+def _check_labels(labels: Any, n: int, n_classes: int, name: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if len(labels) != n:
+        raise ValueError(f"{name} has {len(labels)} entries but there are {n} images")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise ValueError(f"{name} contains {bad}, outside [0, {n_classes})")
+    return labels.astype(np.int64)
+
+
+def _check_config(config: TrainConfig) -> None:
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    positive = ("epochs", "batch_size", "eval_batch_size", "width", "depth")
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ValueError(f"config.{name} must be >= 1, got {getattr(config, name)}")
+    if not config.lr > 0:
+        raise ValueError(f"config.lr must be > 0, got {config.lr}")
+    if config.crop_padding < 0:
+        raise ValueError(f"config.crop_padding must be >= 0, got {config.crop_padding}")
+    if not 0 <= config.warmup_epochs <= config.epochs:
+        raise ValueError(f"config.warmup_epochs must be in [0, epochs], got {config.warmup_epochs}")
+    if not 0 <= config.label_smoothing < 1:
+        raise ValueError(f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
+
+
+def _to_device_nhwc(images: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
+
+
+def _as_input(batch_nhwc: Tensor) -> Tensor:
+    """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, H, W)``; the permuted view is channels_last."""
+    return batch_nhwc.permute(0, 3, 1, 2).float()
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def _batched(
+    model: nn.Module, images: Tensor | np.ndarray, fn, device: torch.device, batch_size: int
+) -> Tensor:
+    was_training = model.training
+    model.eval()
+    outs = []
+    try:
+        for a in range(0, len(images), batch_size):
+            chunk = images[a : a + batch_size]
+            if isinstance(chunk, np.ndarray):
+                chunk = _to_device_nhwc(chunk, device)
+            with _autocast(device):
+                outs.append(fn(_as_input(chunk)).float())
+    finally:
+        model.train(was_training)
+    if not outs:
+        return torch.empty(0, device=device)
+    return torch.cat(outs)
+
+
+def predict_proba(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Softmax probabilities ``(n, C)`` float32 of uint8 images ``(n, H, W, 3)``; rows sum to 1,
+    higher = more likely that class. ``device`` defaults to the model's."""
+    images = _check_images(images, "images")
+    dev = _model_device(model) if device is None else torch.device(device)
+    model.to(dev)
+    logits = _batched(model, images, model, dev, batch_size)
+    if len(logits) == 0:
+        return np.zeros((0, model.head.out_features), np.float32)
+    return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
+
+
+def extract_features(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Penultimate-layer features ``(n, D)`` float32 of uint8 images ``(n, H, W, 3)``."""
+    images = _check_images(images, "images")
+    dev = _model_device(model) if device is None else torch.device(device)
+    model.to(dev)
+    feats = _batched(model, images, model.features, dev, batch_size)
+    if len(feats) == 0:
+        return np.zeros((0, model.head.in_features), np.float32)
+    return feats.cpu().numpy().astype(np.float32)
+
+
+def _fingerprint(
+    images: np.ndarray, labels: np.ndarray, config: TrainConfig, seed: int, n_classes: int, hook
+) -> dict:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    cfg = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RUNTIME_FIELDS}
+    return {
+        "config": cfg,
+        "seed": seed,
+        "n_classes": n_classes,
+        "shape": list(images.shape),
+        "data": digest.hexdigest(),
+        "hook": None if hook is None else type(hook).__qualname__,
+    }
+
+
+def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * max(total - step, 0) / max(total - warmup, 1)
+
+
+def _epoch_plan(
+    n: int, seed: int, epoch: int, config: TrainConfig, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Permutation, per-example crop offsets (dy, dx) and flip flags of one epoch, on device."""
+    gen = torch.Generator().manual_seed(_derive_seed(seed, 2, epoch))
+    perm = torch.randperm(n, generator=gen)
+    offsets = torch.randint(0, 2 * config.crop_padding + 1, (n, 2), generator=gen)
+    if config.hflip:
+        flips = torch.rand(n, generator=gen) < 0.5
+    else:
+        flips = torch.zeros(n, dtype=torch.bool)
+    return perm.to(device), offsets.to(device), flips.to(device)
+
+
+def _write_class_report(
+    log_dir: Path, epoch: int, y_true: np.ndarray, y_pred: np.ndarray, names: list[str]
+) -> None:
+    try:
+        from sklearn.metrics import classification_report
+    except ImportError:
+        return
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=list(range(len(names))),
+        target_names=names,
+        output_dict=True,
+        zero_division=0,
+    )
+    write_json(log_dir / "class_report" / f"epoch_{epoch:03d}.json", report)
+
+
+def _open_live(log_dir: Path, resume: bool):
+    try:
+        from dvclive import Live
+    except ImportError:
+        return None
+    return Live(str(log_dir), resume=resume, dvcyaml=False, save_dvc_exp=False)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool, desc: str):
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", leave=False)
+
+
+def _load_checkpoint(path: Path, key: dict, device: torch.device) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path}: unreadable checkpoint ({err})") from None
+    if not isinstance(state, dict) or state.get("key") != key:
+        raise ValueError(
+            f"{path}: checkpoint belongs to another configuration, data or seed; "
+            "remove it or choose another checkpoint_path"
+        )
+    return state
+
+
+def fit(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_classes: int,
+    config: TrainConfig,
+    seed: int,
+    val_images: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    class_names: list[str] | None = None,
+    log_dir: str | os.PathLike | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    hook: TrainHook | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> FitResult:
+    """Train a classifier from scratch (or from ``config.weights``) on uint8 images.
+
+    Parameters
+    ----------
+    images
+        uint8 ``(n, H, W, 3)`` training images (a memmap is fine; it is copied to the device once).
+    labels
+        int ``(n,)`` labels in ``[0, n_classes)``.
+    n_classes
+        Number of classes.
+    config
+        Hyper-parameters; see :class:`TrainConfig`.
+    seed
+        Seeds the initialisation, the batch order and the augmentation.
+    val_images, val_labels
+        Optional validation set; its accuracy is logged every epoch.
+    class_names
+        Names for the classification report and ``label_mapping.json``.
+    log_dir
+        If given: dvclive metrics (``train/loss``, ``val/acc``) without touching ``dvc.yaml``,
+        ``class_report/epoch_XXX.json`` per epoch (when validating), ``model_summary.txt`` and
+        ``label_mapping.json``.
+    checkpoint_path
+        If given, state is saved atomically after every epoch; an existing checkpoint of the
+        same configuration, data and seed is resumed, ending exactly as an uninterrupted run.
+    hook
+        Replaces the loss (per-example, ``(B,)``) and is told of steps and epochs.
+    progress
+        Show a progress bar over epochs (only when stderr is a terminal).
+    desc
+        Label of the progress bar.
+
+    Returns
+    -------
+    FitResult
+        The model in eval mode, ``history`` (one dict per epoch: ``epoch`` from 0,
+        ``train_loss``, ``lr`` and, with a validation set, ``val_acc``) and the device.
+    """
+    _check_config(config)
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    images = _check_images(images, "images")
+    labels = _check_labels(labels, len(images), n_classes, "labels")
+    if len(images) < 2:
+        raise ValueError(f"need at least 2 training images, got {len(images)}")
+    if (val_images is None) != (val_labels is None):
+        raise ValueError("val_images and val_labels must be given together")
+    if val_images is not None:
+        val_images = _check_images(val_images, "val_images")
+        val_labels = _check_labels(val_labels, len(val_images), n_classes, "val_labels")
+        if val_images.shape[1:] != images.shape[1:]:
+            raise ValueError(
+                f"val_images shape {val_images.shape[1:]} != images shape {images.shape[1:]}"
+            )
+    if class_names is not None and len(class_names) != n_classes:
+        raise ValueError(f"class_names has {len(class_names)} names for {n_classes} classes")
+    names = [str(c) for c in (class_names if class_names is not None else range(n_classes))]
+    device = resolve_device(config.device)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    n, height, width = images.shape[:3]
+
+    model = build_model(
+        config.model,
+        n_classes=n_classes,
+        width=config.width,
+        depth=config.depth,
+        image_size=min(height, width),
+        seed=_derive_seed(seed, 1),
+    )
+    if config.weights is not None:
+        load_weights(model, config.weights)
+    model.to(device=device, memory_format=torch.channels_last)
+
+    x_train = _to_device_nhwc(images, device)
+    y_train = torch.from_numpy(labels).to(device)
+    if config.weights is None:
+        pixels = x_train.reshape(-1, 3).float()
+        model.set_normalisation(pixels.mean(0), pixels.std(0).clamp_min(1.0))
+        del pixels
+    pad = config.crop_padding
+    if pad:
+        # Pad with the mean colour so the border normalises to ~0 rather than to black.
+        fill = model.mean.reshape(3).round().clamp(0, 255).to(torch.uint8)
+        padded = fill.expand(n, height + 2 * pad, width + 2 * pad, 3).clone()
+        padded[:, pad : pad + height, pad : pad + width] = x_train
+    else:
+        padded = x_train
+    del x_train
+    x_val = None if val_images is None else _to_device_nhwc(val_images, device)
+
+    weights = None
+    if config.class_weights:
+        counts = torch.bincount(y_train, minlength=n_classes).float()
+        weights = torch.where(counts > 0, n / (n_classes * counts.clamp_min(1)), 0.0)
+
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.SGD(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.momentum > 0,
+    )
+    train_model: nn.Module = model
+    if config.compile:
+        train_model = torch.compile(model)
+
+    steps = max(math.ceil(n / config.batch_size), 1)
+    # Near-equal batches: no tiny trailing batch for batch norm, few distinct shapes to compile.
+    bounds = np.linspace(0, n, steps + 1).round().astype(int).tolist()
+    total_steps = steps * config.epochs
+    warmup_steps = round(config.warmup_epochs * steps)
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    ckpt = None if checkpoint_path is None else Path(checkpoint_path)
+    key = None
+    if ckpt is not None:
+        key = _fingerprint(images, labels, config, seed, n_classes, hook)
+        state = _load_checkpoint(ckpt, key, device)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if hook is not None and state.get("hook") is not None:
+                hook.load_state_dict(state["hook"])
+            history = list(state["history"])
+            start_epoch = int(state["epoch"])
+
+    log_path = None if log_dir is None else Path(log_dir)
+    live = None
+    if log_path is not None:
+        n_params = sum(p.numel() for p in model.parameters())
+        write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
+        write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
+        live = _open_live(log_path, resume=start_epoch > 0)
+
+    bar = _progress_bar(config.epochs, start_epoch, progress, desc)
+    on_cpu = device.type == "cpu"
+    model.train()
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device)
+            step_losses = torch.zeros(steps, device=device)
+            for s in range(steps):
+                a, b = bounds[s], bounds[s + 1]
+                idx = perm[a:b]
+                dy, dx = offsets[a:b, 0:1], offsets[a:b, 1:2]
+                r = dy + rows
+                c = torch.where(flips[a:b, None], dx + (width - 1) - cols, dx + cols)
+                batch = padded[idx[:, None, None], r[:, :, None], c[:, None, :]]
+                targets = y_train[idx]
+                with _autocast(device):
+                    logits = train_model(_as_input(batch))
+                logits = logits.float()
+                if hook is None:
+                    per_example = F.cross_entropy(
+                        logits, targets, reduction="none", label_smoothing=config.label_smoothing
+                    )
+                else:
+                    per_example = hook.loss(logits, targets, idx, epoch)
+                if weights is None:
+                    loss = per_example.mean()
+                else:
+                    w = weights[targets]
+                    loss = (per_example * w).sum() / w.sum()
+                if on_cpu and not torch.isfinite(loss):
+                    raise ValueError(f"non-finite training loss at epoch {epoch}, step {s}")
+                lr = _lr_at(epoch * steps + s, total_steps, warmup_steps, config.lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if hook is not None:
+                    hook.after_step()
+                step_losses[s] = loss.detach() * (b - a)
+            finite = torch.isfinite(step_losses).cpu().numpy()
+            if not finite.all():
+                bad = int(np.flatnonzero(~finite)[0])
+                raise ValueError(f"non-finite training loss at epoch {epoch}, step {bad}")
+            if hook is not None:
+                hook.end_epoch(epoch)
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "train_loss": float(step_losses.sum()) / n,
+                "lr": lr,
+            }
+            if x_val is not None:
+                logits_val = _batched(model, x_val, model, device, config.eval_batch_size)
+                pred = logits_val.argmax(1).cpu().numpy()
+                record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
+                if log_path is not None:
+                    _write_class_report(log_path, epoch, val_labels, pred, names)
+            history.append(record)
+            if live is not None:
+                live.log_metric("train/loss", record["train_loss"])
+                if "val_acc" in record:
+                    live.log_metric("val/acc", record["val_acc"])
+                live.next_step()
+            if ckpt is not None:
+                _save_checkpoint(ckpt, key, epoch + 1, model, optimizer, hook, history)
+            if bar is not None:
+                shown = {"loss": f"{record['train_loss']:.3f}"}
+                if "val_acc" in record:
+                    shown["acc"] = f"{record['val_acc']:.3f}"
+                bar.set_postfix(shown)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        if live is not None:
+            live.end()
+    model.eval()
+    return FitResult(model=model, history=history, device=device)
+
+
+def _save_checkpoint(
+    path: Path,
+    key: dict | None,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    hook: TrainHook | None,
+    history: list[dict[str, Any]],
+) -> None:
+    # No generator state is stored: epoch e's randomness is re-derived from (seed, e).
+    state = {
+        "key": key,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "hook": None if hook is None else hook.state_dict(),
+        "history": history,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

@@ -1,0 +1,78 @@
+"""Stage `regress`: accuracy vs false-label rate per method (binomial GLM and OLS), the rate read
+back from test results, and each method's noise-rate estimate vs the truth."""
+
+import argparse
+from pathlib import Path
+
+from labelnoise.cli import run_stage
+from labelnoise.io import write_csv, write_json
+from labelnoise.params import load_params
+
+
+def _setting(section: dict, key: str, default, kind: type):
+    value = section.get(key, default)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"params.yaml: regress.{key} must be an integer, got {value!r}")
+    if kind is list and (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
+    ):
+        raise ValueError(f"params.yaml: regress.{key} must be a list of numbers, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ValueError(f"params.yaml: regress.{key} must be a string, got {value!r}")
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--metrics-dir", type=Path, nargs="+", required=True, help="one per replicate run"
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="seed of each metrics dir (default: params seed)"
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--plots-dir", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_params()
+    section = params.regress
+    unknown = sorted(set(section) - {"bootstrap", "drops", "reference", "grid"})
+    if unknown:
+        raise ValueError(f"params.yaml: unknown regress keys {unknown}")
+    n_boot = _setting(section, "bootstrap", 2000, int)
+    drops = [float(d) for d in _setting(section, "drops", [1, 5], list)]
+    reference = _setting(section, "reference", "none", str)
+    n_grid = _setting(section, "grid", 41, int)
+    if args.seeds is None and len(args.metrics_dir) > 1:
+        raise ValueError("several --metrics-dir given: name the seed of each with --seeds")
+    seeds = args.seeds if args.seeds is not None else [params.seed]
+
+    from labelnoise.regress import (
+        accuracy_fit_table,
+        accuracy_plot_table,
+        accuracy_table,
+        collect,
+        detection_plot_table,
+        regression_report,
+    )
+
+    metrics = collect(args.metrics_dir, seeds=seeds)
+    report = regression_report(
+        metrics, reference=reference, drops=drops, n_boot=n_boot, seed=params.seed
+    )
+    table = accuracy_table(metrics.runs)
+    write_csv(
+        accuracy_fit_table(table, report["accuracy"], n_grid=n_grid),
+        args.plots_dir / "regression" / "accuracy_fit.csv",
+    )
+    write_csv(accuracy_plot_table(table, reference=reference), args.plots_dir / "accuracy.csv")
+    write_csv(detection_plot_table(metrics.detect), args.plots_dir / "detection.csv")
+    write_json(args.out, report)
+    for name, entry in report["accuracy"]["methods"].items():
+        slope = "n/a" if entry["slope"] is None else f"{entry['slope']:+.3f}"
+        print(f"{name}: accuracy slope at rate 0 {slope} per unit rate")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,58 @@
+"""Stage `retrain`: train on what a cleaning method keeps, test on the clean test set."""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from labelnoise.cli import run_stage
+from labelnoise.io import write_json
+from labelnoise.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--method", required=True)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--labels", type=Path, required=True)
+    parser.add_argument("--flags", type=Path, required=True, help=".npz of the clean stage")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="resumable state")
+    args = parser.parse_args()
+    params = load_params()
+
+    from labelnoise.clean import load_result
+    from labelnoise.data import load_dataset
+    from labelnoise.runs import train_and_test
+
+    dataset = load_dataset(args.dataset, mmap=True)
+    labels = pd.read_csv(args.labels)
+    keep = ~load_result(args.flags).flags
+    tested = train_and_test(
+        dataset,
+        labels["given"].to_numpy(),
+        params=params.train,
+        seed=params.seed,
+        keep=keep,
+        checkpoint_path=args.checkpoint,
+        desc=f"retrain {args.method} rate={args.rate}",
+    )
+    kept_flipped = int(labels["flipped"].to_numpy()[keep].sum())
+    write_json(
+        args.metrics,
+        {
+            "rate": args.rate,
+            "method": args.method,
+            "n_kept": int(keep.sum()),
+            "n_removed": int((~keep).sum()),
+            "n_flipped_kept": kept_flipped,
+            **tested.metrics,
+        },
+    )
+    accuracy = tested.metrics["accuracy"]
+    print(f"{args.method} @ {args.rate}: kept {int(keep.sum())}, accuracy {accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,72 @@
+"""Stage `train`: the noisy-label baseline at one rate, its out-of-sample probabilities, features."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelnoise.cli import run_stage
+from labelnoise.io import atomic_path, save_npy, write_csv, write_json
+from labelnoise.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument(
+        "--labels", type=Path, required=True, help="labels.csv of the corrupt stage"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory of arrays and weights")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--confusion", type=Path, required=True)
+    parser.add_argument("--live", type=Path, required=True, help="dvclive directory")
+    parser.add_argument("--checkpoints", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_params()
+
+    import torch
+
+    from labelnoise.data import load_dataset
+    from labelnoise.runs import train_and_test, train_config
+    from labelnoise.train import extract_features, out_of_sample_proba
+
+    dataset = load_dataset(args.dataset, mmap=True)
+    labels = pd.read_csv(args.labels)
+    given = labels["given"].to_numpy()
+    tested = train_and_test(
+        dataset,
+        given,
+        params=params.train,
+        seed=params.seed,
+        log_dir=args.live,
+        checkpoint_path=args.checkpoints / "full.pt",
+        desc=f"train rate={args.rate}",
+    )
+    train_images, _, _ = dataset.split("train")
+    val_images, _, _ = dataset.split("val")
+    oos, folds = out_of_sample_proba(
+        train_images,
+        given,
+        n_classes=dataset.n_classes,
+        folds=params.train.folds,
+        config=train_config(params.train),
+        seed=params.seed,
+        return_folds=True,
+        checkpoint_dir=args.checkpoints,
+    )
+    with atomic_path(args.out, directory=True) as tmp:
+        torch.save(tested.model.state_dict(), tmp / "model.pt")
+        save_npy(tmp / "oos_probs.npy", oos.astype(np.float32))
+        save_npy(tmp / "folds.npy", folds)
+        save_npy(tmp / "train_features.npy", extract_features(tested.model, train_images))
+        save_npy(tmp / "val_features.npy", extract_features(tested.model, val_images))
+        save_npy(tmp / "test_probs.npy", tested.test_proba.astype(np.float32))
+    write_json(args.metrics, {"rate": args.rate, **tested.metrics})
+    write_csv(tested.confusion, args.confusion)
+    print(f"rate {args.rate}: test accuracy {tested.metrics['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

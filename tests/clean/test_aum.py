@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from labelnoise.clean.aum import AreaUnderMargin, AUMHook, threshold_assignment
+from labelnoise.clean.base import CleanContext
+from labelnoise.train import TrainConfig
+
+N, C, SIZE = 240, 4, 16
+CONFIG = TrainConfig(
+    width=8,
+    depth=2,
+    epochs=12,
+    batch_size=64,
+    lr=0.1,
+    crop_padding=0,
+    hflip=False,  # the class is which quadrant is bright: flips would change it
+    device="cpu",
+)
+
+
+def quadrant_data(seed: int, rate: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy images whose class is the bright quadrant, and labels with ``rate`` flipped."""
+    rng = np.random.default_rng(seed)
+    true = rng.permutation(np.arange(N) % C)
+    half = SIZE // 2
+    grid = np.arange(SIZE)
+    in_rows = (grid[None, :] >= (true // 2)[:, None] * half) & (
+        grid[None, :] < (true // 2 + 1)[:, None] * half
+    )
+    in_cols = (grid[None, :] >= (true % 2)[:, None] * half) & (
+        grid[None, :] < (true % 2 + 1)[:, None] * half
+    )
+    bright = in_rows[:, :, None] & in_cols[:, None, :]
+    images = rng.integers(0, 120, size=(N, SIZE, SIZE, 3)) + 80 * bright[..., None]
+    flipped = np.zeros(N, dtype=bool)
+    flipped[rng.choice(N, round(rate * N), replace=False)] = True
+    given = np.where(flipped, (true + rng.integers(1, C, N)) % C, true)
+    return images.astype(np.uint8), given, flipped
+
+
+def context(seed: int = 0) -> tuple[CleanContext, np.ndarray]:
+    images, given, flipped = quadrant_data(seed)
+    ctx = CleanContext(
+        labels=given,
+        n_classes=C,
+        pred_probs=np.full((N, C), 1.0 / C),
+        images=images,
+        train_config=CONFIG,
+        seed=seed,
+        progress=False,
+    )
+    return ctx, flipped
+
+
+@pytest.fixture(scope="module")
+def run_result():
+    ctx, flipped = context(seed=0)
+    return AreaUnderMargin().run(ctx), flipped
+
+
+def test_scores_rank_flips_above_clean(run_result):
+    result, flipped = run_result
+    assert roc_auc_score(flipped, result.scores) > 0.75
+    # flags catch most flips and are mostly flips
+    assert (result.flags & flipped).sum() >= 0.7 * flipped.sum()
+    assert (result.flags & flipped).sum() >= 0.3 * result.flags.sum()
+
+
+def test_result_shapes_and_consistency(run_result):
+    result, _ = run_result
+    ex = result.extras
+    assert result.scores.shape == (N,) and np.isfinite(result.scores).all()
+    assert result.flags.shape == (N,) and result.flags.dtype == np.bool_
+    assert result.noise_rate_estimate == pytest.approx(result.flags.mean())
+    np.testing.assert_allclose(result.scores, -ex["aum"], rtol=1e-6)
+    mask, score_pass = ex["threshold_mask"], ex["score_pass"]
+    assert mask.shape == (2, N) and ex["aum_passes"].shape == (2, N)
+    # disjoint threshold sets of N / (C + 1) examples; nobody scored where it was relabelled
+    assert (mask.sum(axis=1) == round(N / (C + 1))).all()
+    assert not (mask[0] & mask[1]).any()
+    assert not mask[score_pass, np.arange(N)].any()
+    np.testing.assert_array_equal(ex["aum"], ex["aum_passes"][score_pass, np.arange(N)])
+    for k in range(2):
+        cut = np.percentile(ex["aum_passes"][k, mask[k]], 99)
+        assert ex["threshold"][k] == pytest.approx(cut, rel=1e-5)
+    np.testing.assert_array_equal(result.flags, ex["aum"] < ex["threshold"][score_pass])
+
+
+@pytest.mark.parametrize("passes", [2, 3, 5])
+def test_threshold_assignment(passes):
+    n = 101
+    mask, score_pass = threshold_assignment(n, n_threshold=n // passes, passes=passes, seed=3)
+    assert mask.shape == (passes, n) and score_pass.shape == (n,)
+    assert (mask.sum(axis=0) <= 1).all()
+    assert (mask.sum(axis=1) == n // passes).all()
+    assert set(np.unique(score_pass)) == set(range(passes))
+    assert not mask[score_pass, np.arange(n)].any()
+
+
+def test_hook_margins():
+    hook = AUMHook(4)
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 5.0], [1.0, 1.0, 1.0]], requires_grad=True)
+    targets = torch.tensor([0, 1, 2])
+    index = torch.tensor([2, 0, 3])
+    loss = hook.loss(logits, targets, index, epoch=0)
+    assert loss.shape == (3,)
+    loss.mean().backward()
+    assert logits.grad is not None
+    hook.loss(logits.detach() * 2, targets, index, epoch=1)
+    hook.count[1] = 1  # example 1 was never in a batch; give it a count so aum() can run
+    aum = hook.aum()
+    np.testing.assert_allclose(aum[[2, 0, 3]], 1.5 * np.array([2.0, -3.0, 0.0]))
+    state = hook.state_dict()
+    other = AUMHook(4)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.aum(), aum)
+    hook.count[1] = 0
+    with pytest.raises(ValueError, match="never seen"):
+        hook.aum()
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"bogus": 1}, r"unknown parameter\(s\) \['bogus'\]"),
+        ({"passes": 1}, "passes=1"),
+        ({"percentile": 101}, "percentile=101"),
+        ({"threshold_frac": 0.6}, "threshold_frac=0.6"),
+    ],
+)
+def test_bad_params(params, match):
+    ctx, _ = context()
+    with pytest.raises(ValueError, match=match):
+        AreaUnderMargin().run(ctx, **params)
+
+
+def test_needs_images():
+    ctx, _ = context()
+    ctx.images = None
+    with pytest.raises(ValueError, match=r"ctx\.images"):
+        AreaUnderMargin().run(ctx)

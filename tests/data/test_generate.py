@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from labelnoise.data.alter import FINE_CLASSES, FINE_TO_COARSE
+from labelnoise.data.base import base_crops, resample_crops
+from labelnoise.data.generate import generate_dataset
+
+SMALL = {"n_train": 56, "n_val_per_class": 5, "n_test": 28, "image_size": 16}
+
+
+@pytest.fixture(scope="module", params=["coarse", "fine"])
+def dataset(request):
+    return generate_dataset(task=request.param, seed=0, **SMALL)
+
+
+def test_splits_balanced_and_all_subclasses_present(dataset):
+    idx = dataset.index
+    n_cls = dataset.n_classes
+    assert dataset.images.shape == (56 + 5 * n_cls + 28, 16, 16, 3)
+    assert list(idx["id"]) == list(range(len(idx)))
+    for name, total in (("train", 56), ("val", 5 * n_cls), ("test", 28)):
+        part = idx[idx["split"] == name]
+        counts = np.bincount(part["label"], minlength=n_cls)
+        assert counts.sum() == total and counts.max() - counts.min() <= 1
+        assert set(part["fine"]) == set(range(14)), f"{name} lacks a subclass"
+        if dataset.meta["task"] == "coarse":
+            for c in range(4):
+                sub = np.bincount(part.loc[part["coarse"] == c, "fine"], minlength=14)
+                sub = sub[np.asarray(FINE_TO_COARSE) == c]
+                assert sub.max() - sub.min() <= 1
+    assert (idx["coarse"] == np.asarray(FINE_TO_COARSE)[idx["fine"]]).all()
+    assert (idx["label_name"] == np.asarray(dataset.classes)[idx["label"]]).all()
+    split = idx["split"].to_numpy()
+    assert np.array_equal(split, sorted(split, key=["train", "val", "test"].index))
+    images, labels, ids = dataset.split("val")
+    assert len(images) == len(labels) == len(ids) == 5 * n_cls
+
+
+def test_meta(dataset):
+    meta = dataset.meta
+    assert meta["fine"] == list(FINE_CLASSES) and meta["fine_to_coarse"] == list(FINE_TO_COARSE)
+    assert meta["image_size"] == 16 and meta["hflip_safe"] is True
+    assert dataset.n_classes == (4 if meta["task"] == "coarse" else 14)
+
+
+def test_generation_is_bitwise_deterministic():
+    a = generate_dataset(seed=3, **SMALL)
+    b = generate_dataset(seed=3, **SMALL)
+    c = generate_dataset(seed=4, **SMALL)
+    assert a.images.tobytes() == b.images.tobytes() and a.index.equals(b.index)
+    assert a.images.tobytes() != c.images.tobytes()
+    assert not np.array_equal(a.index["fine"], c.index["fine"])
+
+
+def test_procedural_base():
+    d = generate_dataset(base="procedural", seed=0, **SMALL)
+    assert d.index["source"].str.startswith("procedural:").all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"task": "medium"}, "unknown task 'medium'.*coarse, fine"),
+        ({"base": "web"}, "unknown base 'web'.*skimage, procedural, folder"),
+        ({"n_train": 3}, "n_train=3 is smaller than the 4 classes"),
+        ({"n_train": 13, "task": "fine"}, "n_train=13 is smaller than the 14 classes"),
+        ({"n_test": 0}, "n_test=0"),
+        ({"n_val_per_class": 0}, "n_val_per_class"),
+        ({"image_size": 0}, "image_size"),
+        ({"image_size": -32}, "image_size"),
+        ({"area": (0.0, 0.3)}, "area"),
+        ({"area": (0.1, 1.5)}, "area"),
+        ({"vertices": (2, 6)}, "vertices"),
+        ({"crop_scale": (0.5, 1.5)}, "crop_scale"),
+        ({"base": "folder"}, "base_path"),
+        ({"base_path": "/tmp"}, "only used with base='folder'"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        generate_dataset(**(SMALL | {"seed": 0} | kwargs))
+
+
+def test_folder_base_errors(tmp_path):
+    with pytest.raises(ValueError, match="contains no image files"):
+        generate_dataset(base="folder", base_path=tmp_path, seed=0, **SMALL)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"cannot read image .*broken\.png"):
+        generate_dataset(base="folder", base_path=tmp_path, seed=0, **SMALL)
+
+
+@pytest.mark.parametrize("source", ["skimage", "procedural"])
+def test_base_crops_shape_and_determinism(source):
+    a = base_crops(20, size=24, source=source, seed=0)
+    assert a.images.shape == (20, 24, 24, 3) and a.images.dtype == np.uint8
+    assert len(a.sources) == 20 and all(a.sources)
+    assert np.array_equal(a.images, base_crops(20, size=24, source=source, seed=0).images)
+    assert not np.array_equal(a.images, base_crops(20, size=24, source=source, seed=1).images)
+    assert a.images.std() > 10
+
+
+def test_resample_is_box_average_for_integer_factors():
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    out = resample_crops(photo, np.array([0]), np.array([0]), np.array([64]), size=32)
+    expected = photo.reshape(32, 2, 32, 2, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(out[0] - expected).max() <= 1
+
+
+def test_folder_source(tmp_path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(rng.integers(0, 256, (30, 30), dtype=np.uint8)).save(tmp_path / "b.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    crops = base_crops(10, size=16, source="folder", path=tmp_path, seed=0)
+    assert crops.images.shape == (10, 16, 16, 3)
+    assert all(s.startswith(str(tmp_path)) for s in crops.sources)
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(ValueError, match="contains no image files"):
+        base_crops(2, size=16, source="folder", path=tmp_path, seed=0)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"cannot read image .*broken\.png"):
+        base_crops(2, size=16, source="folder", path=tmp_path, seed=0)
+    with pytest.raises(ValueError, match="does not exist"):
+        base_crops(2, size=16, source="folder", path=tmp_path / "missing", seed=0)
+
+
+def test_bad_source_and_scale():
+    with pytest.raises(ValueError, match=r"unknown base source 'web'.*skimage"):
+        base_crops(2, size=16, source="web", seed=0)
+    with pytest.raises(ValueError, match="crop scale"):
+        base_crops(2, size=16, scale=(0.0, 1.0), seed=0)

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from labelnoise.evaluate import classification_metrics, detection_metrics, pr_curve
+
+
+def test_classification_metrics_counts_and_per_class():
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0])
+    m = classification_metrics(y_true, y_pred, class_names=["a", "b", "c"])
+    assert m["n_correct"] == 4 and m["n_test"] == 6
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["b"]["recall"] == 1.0
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3)
+    assert "hter" not in m
+
+
+def test_hter_is_mean_of_class_error_rates_for_binary_tasks():
+    # 90 negatives with 9 errors, 10 positives with 5 errors.
+    y_true = np.array([0] * 90 + [1] * 10)
+    y_pred = y_true.copy()
+    y_pred[:9] = 1
+    y_pred[90:95] = 0
+    m = classification_metrics(y_true, y_pred, class_names=["neg", "pos"])
+    assert m["hter"] == pytest.approx((9 / 90 + 5 / 10) / 2)
+    assert m["balanced_accuracy"] == pytest.approx(1 - m["hter"])
+
+
+def test_classification_metrics_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        classification_metrics(np.zeros(3), np.zeros(4), class_names=["a"])
+
+
+def test_detection_metrics_against_known_flips():
+    flipped = np.array([1, 1, 0, 0, 0, 0], dtype=bool)
+    scores = np.array([0.9, 0.3, 0.8, 0.1, 0.2, 0.0])
+    flags = scores > 0.5
+    m = detection_metrics(flipped, scores, flags)
+    assert m["n_flagged"] == 2 and m["n_flipped"] == 2 and m["false_positives"] == 1
+    assert m["precision"] == 0.5 and m["recall"] == 0.5
+    assert m["auroc"] == pytest.approx(7 / 8)
+
+
+def test_detection_metrics_without_flips_has_no_ranking_quality():
+    m = detection_metrics(np.zeros(4, bool), np.arange(4.0), np.array([0, 0, 0, 1], bool))
+    assert m["auroc"] is None and m["auprc"] is None and m["false_positives"] == 1
+
+
+def test_detection_metrics_rejects_nan_scores():
+    with pytest.raises(ValueError, match="NaN"):
+        detection_metrics(np.array([0, 1], bool), np.array([np.nan, 1.0]), np.zeros(2, bool))
+
+
+def test_pr_curve_is_thinned_and_empty_without_flips():
+    rng = np.random.default_rng(0)
+    flipped = rng.random(1000) < 0.2
+    curve = pr_curve(flipped, rng.random(1000), max_points=50)
+    assert len(curve["precision"]) == len(curve["recall"]) <= 50
+    assert pr_curve(np.zeros(5, bool), np.arange(5.0)) == {"precision": [], "recall": []}

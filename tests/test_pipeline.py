@@ -1,0 +1,59 @@
+"""End to end: `dvc repro` of the tiny profile in a fresh git repository."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(args, cwd, env):
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", "stages", "labelnoise"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / name)
+    shutil.copy(ROOT / "profiles" / "tiny.yaml", project / "params.yaml")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(project)
+    _run(["git", "init", "-q"], project, env)
+    _run(["dvc", "init", "-q"], project, env)
+    _run(["dvc", "config", "core.analytics", "false"], project, env)
+    _run(["dvc", "repro"], project, env)
+    return project, env
+
+
+def test_repro_writes_every_declared_metric(tiny_project):
+    project, _ = tiny_project
+    baseline = sorted((project / "metrics" / "baseline").glob("*.json"))
+    assert [p.stem for p in baseline] == ["0.0", "0.2"]
+    for path in baseline:
+        assert 0.0 <= json.loads(path.read_text())["accuracy"] <= 1.0
+    detect = json.loads((project / "metrics" / "detect" / "0.2-cleanlab.json").read_text())
+    assert detect["n_flipped"] > 0 and detect["auroc"] is not None
+    retrain = json.loads((project / "metrics" / "retrain" / "0.2-oracle.json").read_text())
+    assert retrain["n_kept"] == retrain["n_removed"] * 4
+
+
+def test_second_repro_is_up_to_date(tiny_project):
+    project, env = tiny_project
+    out = _run(["dvc", "status"], project, env)
+    assert "up to date" in out, out

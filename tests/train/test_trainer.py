@@ -1,0 +1,233 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from labelnoise.train import (
+    FitResult,
+    TrainConfig,
+    extract_features,
+    fit,
+    predict_proba,
+    resolve_device,
+)
+
+FAST = TrainConfig(width=8, depth=2, epochs=4, batch_size=32, lr=0.05, device="cpu")
+
+
+def brightest_channel(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose class is the channel lifted above the others."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    images = rng.integers(0, 110, (n, size, size, 3))
+    images[np.arange(n), :, :, labels] += 120
+    return images.astype(np.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def data():
+    return brightest_channel(200, seed=0)
+
+
+@pytest.fixture(scope="module")
+def val():
+    return brightest_channel(90, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(data, val):
+    images, labels = data
+    return fit(images, labels, n_classes=3, config=FAST, seed=0, progress=False)
+
+
+class CrossEntropyHook:
+    """Plain cross-entropy; optionally interrupts the run at one epoch."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.stop_at = stop_at
+        self.steps = 0
+
+    def loss(self, logits, targets, index, epoch):
+        assert index.shape == targets.shape
+        return F.cross_entropy(logits, targets, reduction="none")
+
+    def after_step(self) -> None:
+        self.steps += 1
+
+    def end_epoch(self, epoch: int) -> None:
+        if epoch == self.stop_at:
+            raise KeyboardInterrupt
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = state["steps"]
+
+
+class NanHook(CrossEntropyHook):
+    def loss(self, logits, targets, index, epoch):
+        losses = super().loss(logits, targets, index, epoch)
+        return losses * (math.nan if epoch == 1 else 1.0)
+
+
+def test_fit_learns(trained, val):
+    assert isinstance(trained, FitResult)
+    assert trained.device == torch.device("cpu")
+    assert [h["epoch"] for h in trained.history] == [0, 1, 2, 3]
+    assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
+    proba = predict_proba(trained.model, val[0])
+    assert (proba.argmax(1) == val[1]).mean() > 0.9
+
+
+def test_predict_proba_rows_sum_to_one(trained, val):
+    proba = predict_proba(trained.model, val[0], batch_size=7)
+    assert proba.shape == (90, 3)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+
+
+def test_extract_features_shape(trained, val):
+    feats = extract_features(trained.model, val[0], batch_size=50)
+    assert feats.shape == (90, trained.model.head.in_features)
+    assert np.isfinite(feats).all()
+
+
+def test_deterministic_on_cpu(data, val, trained):
+    again = fit(*data, n_classes=3, config=FAST, seed=0, progress=False)
+    np.testing.assert_array_equal(
+        predict_proba(again.model, val[0]), predict_proba(trained.model, val[0])
+    )
+    other = fit(*data, n_classes=3, config=FAST, seed=1, progress=False)
+    assert not np.array_equal(
+        predict_proba(other.model, val[0]), predict_proba(trained.model, val[0])
+    )
+
+
+def test_resume_after_interruption_is_exact(data, val, tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            *data,
+            n_classes=3,
+            config=FAST,
+            seed=3,
+            checkpoint_path=ckpt,
+            hook=CrossEntropyHook(stop_at=2),
+            progress=False,
+        )
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+    hook = CrossEntropyHook()
+    resumed = fit(
+        *data, n_classes=3, config=FAST, seed=3, checkpoint_path=ckpt, hook=hook, progress=False
+    )
+    straight_hook = CrossEntropyHook()
+    straight = fit(*data, n_classes=3, config=FAST, seed=3, hook=straight_hook, progress=False)
+    assert hook.steps == straight_hook.steps
+    assert resumed.history == straight.history
+    np.testing.assert_array_equal(
+        predict_proba(resumed.model, val[0]), predict_proba(straight.model, val[0])
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_checkpoint_of_other_config_is_refused(data, tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    fit(
+        *data,
+        n_classes=3,
+        config=TrainConfig(**{**FAST.__dict__, "epochs": 1}),
+        seed=0,
+        checkpoint_path=ckpt,
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="ckpt.pt"):
+        fit(*data, n_classes=3, config=FAST, seed=0, checkpoint_path=ckpt, progress=False)
+
+
+def test_nan_loss_names_epoch(data):
+    with pytest.raises(ValueError, match="epoch 1, step 0"):
+        fit(*data, n_classes=3, config=FAST, seed=0, hook=NanHook(), progress=False)
+
+
+def test_huge_lr_raises(data):
+    cfg = TrainConfig(**{**FAST.__dict__, "lr": 1e12, "warmup_epochs": 0.0})
+    with pytest.raises(ValueError, match="non-finite training loss at epoch"):
+        fit(*data, n_classes=3, config=cfg, seed=0, progress=False)
+
+
+def test_log_dir(data, val, tmp_path):
+    images, labels = data
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 2, "class_weights": True})
+    result = fit(
+        images,
+        labels,
+        n_classes=3,
+        config=cfg,
+        seed=0,
+        val_images=val[0],
+        val_labels=val[1],
+        class_names=["r", "g", "b"],
+        log_dir=tmp_path / "log",
+        progress=False,
+    )
+    log = tmp_path / "log"
+    assert {"train_loss", "val_acc"} <= set(result.history[-1])
+    report = json.loads((log / "class_report" / "epoch_001.json").read_text())
+    assert {"r", "g", "b", "accuracy"} <= set(report)
+    assert json.loads((log / "label_mapping.json").read_text()) == {"0": "r", "1": "g", "2": "b"}
+    assert "parameters:" in (log / "model_summary.txt").read_text()
+    assert not (log / "dvc.yaml").exists() and not (tmp_path / "dvc.yaml").exists()
+    metrics = json.loads((log / "metrics.json").read_text())
+    assert "train" in metrics and "val" in metrics
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"images": lambda x: x.astype(np.float32)}, "uint8"),
+        ({"images": lambda x: x[..., :2]}, "shape"),
+        ({"labels": lambda y: y[:-1]}, "199 entries"),
+        ({"labels": lambda y: np.where(np.arange(len(y)) == 5, 7, y)}, "contains 7"),
+        ({"labels": lambda y: y.astype(float)}, "integer"),
+        ({"config": lambda c: TrainConfig(device="tpu")}, "tpu"),
+        ({"config": lambda c: TrainConfig(model="vgg")}, "vgg"),
+        ({"config": lambda c: TrainConfig(epochs=0)}, "epochs"),
+    ],
+)
+def test_bad_inputs(data, change, match):
+    images, labels = data
+    images = change.get("images", lambda x: x)(images)
+    labels = change.get("labels", lambda y: y)(labels)
+    config = change.get("config", lambda c: c)(FAST)
+    with pytest.raises(ValueError, match=match):
+        fit(images, labels, n_classes=3, config=config, seed=0, progress=False)
+
+
+def test_cuda_unavailable_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="'cuda'"):
+        resolve_device("cuda")
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in {"cpu", "cuda"}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_training(data, val):
+    cfg = TrainConfig(**{**FAST.__dict__, "device": "cuda"})
+    result = fit(
+        *data, n_classes=3, config=cfg, seed=0, val_images=val[0], val_labels=val[1], progress=False
+    )
+    assert result.device.type == "cuda"
+    proba = predict_proba(result.model, val[0])
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-4)
+    assert (proba.argmax(1) == val[1]).mean() > 0.9
+    assert result.history[-1]["val_acc"] > 0.9
