@@ -88,11 +88,11 @@ class NoiseParams(_Section):
 
 class TrainParams(_Section):
     model: Literal["small_cnn", "resnet18"] = "small_cnn"
-    width: int = Field(32, ge=1, le=1024)
+    width: int = Field(16, ge=1, le=1024)
     depth: int = Field(3, ge=1, le=8)
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(256, ge=1)
-    lr: float = Field(0.2, gt=0.0, le=10.0)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(0.05, gt=0.0, le=10.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(5.0e-4, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)

@@ -1,4 +1,4 @@
-"""Stage `train`: the noisy-label baseline at one rate, its out-of-sample probabilities, features."""
+"""Stage `train`: the noisy-label baseline at one rate, out-of-sample probabilities, features."""
 
 import argparse
 from pathlib import Path
@@ -30,7 +30,7 @@ def main() -> None:
 
     from labelnoise.data import load_dataset
     from labelnoise.runs import train_and_test, train_config
-    from labelnoise.train import extract_features, out_of_sample_proba
+    from labelnoise.train import extract_features, out_of_sample_folds
 
     dataset = load_dataset(args.dataset, mmap=True)
     labels = pd.read_csv(args.labels)
@@ -46,15 +46,13 @@ def main() -> None:
     )
     train_images, _, _ = dataset.split("train")
     val_images, _, _ = dataset.split("val")
-    oos, folds = out_of_sample_proba(
+    oos, folds = out_of_sample_folds(
         train_images,
         given,
         n_classes=dataset.n_classes,
         folds=params.train.folds,
         config=train_config(params.train),
         seed=params.seed,
-        return_folds=True,
-        checkpoint_dir=args.checkpoints,
     )
     with atomic_path(args.out, directory=True) as tmp:
         torch.save(tested.model.state_dict(), tmp / "model.pt")

@@ -10,7 +10,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
-from labelnoise.clean.base import CleanContext, CleaningMethod, CleanResult
+from labelnoise.clean.base import (
+    CleanContext,
+    CleaningMethod,
+    CleanResult,
+    load_result,
+    save_result,
+)
 
 _TARGETS: dict[str, str] = {
     "none": "labelnoise.clean.baselines:NoCleaning",
@@ -74,4 +80,12 @@ def get_method(name: str) -> CleaningMethod:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "CleanContext", "CleanResult", "CleaningMethod", "get_method"]
+__all__ = [
+    "METHODS",
+    "CleanContext",
+    "CleanResult",
+    "CleaningMethod",
+    "get_method",
+    "load_result",
+    "save_result",
+]

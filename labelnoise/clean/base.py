@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -252,3 +253,36 @@ def context_labels_probs(ctx: CleanContext, name: str) -> tuple[np.ndarray, np.n
     labels = check_labels(ctx.labels, n_classes=ctx.n_classes, name=name)
     probs = validate_pred_probs(ctx.pred_probs, n=len(labels), n_classes=ctx.n_classes, name=name)
     return labels, probs
+
+
+def save_result(result: CleanResult, path: str | Path) -> None:
+    """Write a :class:`CleanResult` as one ``.npz`` (extras prefixed ``extra_``), atomically."""
+    from labelnoise.io import atomic_path
+
+    arrays = {
+        "scores": result.scores,
+        "flags": result.flags,
+        "noise_rate_estimate": np.float64(result.noise_rate_estimate),
+        **{f"extra_{key}": np.asarray(value) for key, value in result.extras.items()},
+    }
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_result(path: str | Path) -> CleanResult:
+    """Read a :class:`CleanResult` written by :func:`save_result`, naming the file on errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: file not found")
+    with np.load(path, allow_pickle=False) as npz:
+        missing = {"scores", "flags", "noise_rate_estimate"} - set(npz.files)
+        if missing:
+            raise ValueError(f"{path}: not a cleaning result (missing {sorted(missing)})")
+        extras = {k.removeprefix("extra_"): npz[k] for k in npz.files if k.startswith("extra_")}
+        return CleanResult(
+            scores=npz["scores"],
+            flags=npz["flags"].astype(bool),
+            noise_rate_estimate=float(npz["noise_rate_estimate"]),
+            extras=extras,
+        )

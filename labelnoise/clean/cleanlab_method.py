@@ -28,6 +28,32 @@ FILTER_BY = (
 SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
 
+def _off_diagonal_mass(joint: np.ndarray) -> float:
+    return float(np.clip(1.0 - np.trace(joint), 0.0, 1.0))
+
+
+def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
+    """cleanlab's estimate of the fraction of ``labels`` that are false.
+
+    Parameters
+    ----------
+    labels
+        Given labels, shape ``(n,)``.
+    pred_probs
+        Out-of-sample probabilities, shape ``(n, C)``.
+
+    Returns
+    -------
+    float
+        Off-diagonal mass of the calibrated joint ``P(given, true)``, in ``[0, 1]``.
+    """
+    from cleanlab.count import estimate_joint
+
+    ctx = CleanContext(labels=labels, n_classes=pred_probs.shape[1], pred_probs=pred_probs)
+    labels, probs = context_labels_probs(ctx, "cleanlab")
+    return _off_diagonal_mass(estimate_joint(labels, probs))
+
+
 class Cleanlab:
     """Confident learning (Northcutt et al.) on out-of-sample probabilities."""
 
@@ -96,13 +122,14 @@ class Cleanlab:
             filter_by=filter_by,
             frac_noise=float(frac_noise),
             min_examples_per_class=int(min_examples_per_class),
-            confident_joint=confident_joint,
+            # cleanlab re-estimates the joint itself for confident_learning (and warns if given).
+            confident_joint=None if filter_by == "confident_learning" else confident_joint,
             n_jobs=int(n_jobs),
         )
         quality = get_label_quality_scores(labels, probs, method=score_method)
         scores = check_scores(self.name, 1.0 - quality, len(labels))
         joint = estimate_joint(labels, probs, confident_joint=confident_joint)
-        rate = float(np.clip(1.0 - np.trace(joint), 0.0, 1.0))
+        rate = _off_diagonal_mass(joint)
         return CleanResult(
             scores=scores,
             flags=np.asarray(flags, dtype=bool),

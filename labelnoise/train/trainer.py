@@ -31,14 +31,19 @@ _RUNTIME_FIELDS = ("device", "threads", "compile", "eval_batch_size")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of one training run (defaults measured on a 2-core CPU, 32 px)."""
+    """Hyper-parameters of one training run.
+
+    The defaults were chosen on a 2-core CPU with 3,000 images of 32 px: width 16 trains about
+    three times faster than width 32 at similar accuracy, and batches of 64 at lr 0.05 reached
+    better accuracy than 128 or 256 at the same cost.
+    """
 
     model: str = "small_cnn"
-    width: int = 32
+    width: int = 16
     depth: int = 3
     epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.2
+    batch_size: int = 64
+    lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5.0e-4
     label_smoothing: float = 0.0
@@ -144,7 +149,8 @@ def _check_config(config: TrainConfig) -> None:
 
 
 def _to_device_nhwc(images: np.ndarray, device: torch.device) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    # One host copy: the source is often a read-only memory map, which torch cannot wrap.
+    return torch.from_numpy(np.array(images, dtype=np.uint8, order="C")).to(device)
 
 
 def _as_input(batch_nhwc: Tensor) -> Tensor:
