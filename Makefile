@@ -14,7 +14,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
+PROFILE ?=
+
 run: setup
+ifneq ($(PROFILE),)
+	test -f profiles/$(PROFILE).yaml || { echo "no profile profiles/$(PROFILE).yaml"; exit 2; }
+	cp profiles/$(PROFILE).yaml params.yaml
+endif
 	dvc repro
 	@echo
 	@echo "Results: metrics/ (JSON), plots/ (dvc plots show), report/index.html"

@@ -46,7 +46,7 @@ def main() -> None:
         val_labels=val_labels,
         images=train_images,
         val_images=val_images,
-        train_config=train_config(params.train),
+        train_config=train_config(params.train) if getattr(method, "trains_model", False) else None,
         # Ground truth reaches only the baselines: the oracle drops exactly the flips, random
         # drops as many.
         flipped=flipped if args.method in ("oracle", "random") else None,

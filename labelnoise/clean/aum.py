@@ -127,6 +127,7 @@ class AreaUnderMargin:
     """Cleaning method ``aum``: −(area under the margin) as suspicion score."""
 
     name = "aum"
+    trains_model = True  # the stage builds ctx.train_config (and imports torch) only for these
 
     def run(
         self,

@@ -335,6 +335,7 @@ class DataParameters:
     """
 
     name = "data_params"
+    trains_model = True  # the stage builds ctx.train_config (and imports torch) only for these
 
     def run(
         self,

@@ -1,0 +1,722 @@
+"""The self-contained HTML report: summary tables, figures and a review gallery of suspects.
+
+The page has no external reference at all (styles, scripts and images are inline, images as
+base64 data URIs), so it opens offline, from a CI artifact or an e-mail attachment.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+SUSPECT_COLUMNS = ("method", "row", "label", "score", "rank")
+
+FIGURES: dict[str, tuple[str, str]] = {
+    "accuracy_vs_rate": (
+        "Accuracy vs false-label rate",
+        "Test accuracy on clean test labels. <i>none</i> is trained on the noisy labels as given; "
+        "every other method is retrained after removing what it flagged. Markers are observed, "
+        "lines the binomial GLM fit. Higher and flatter is better; <i>oracle</i> (drop exactly "
+        "the false labels) is the ceiling and <i>random</i> (drop as many at random) the floor.",
+    ),
+    "detection_vs_rate": (
+        "Detection quality vs false-label rate",
+        "Left: F1 of each method's flags against the known false labels. Right: AUROC of its "
+        "scores (0.5 = chance, 1 = every false label ranked above every correct one; undefined "
+        "at rate 0).",
+    ),
+    "review_rows": (
+        "Easy / hard / need-review examples",
+        "Data Parameters learns a temperature σ per example; examples the model discounts get a "
+        "high σ. Green frames: σ fell and stayed low (easy, keep). Red: σ stayed high (hard or "
+        "mislabelled). Orange: in between (a person should look).",
+    ),
+    "tsne": (
+        "t-SNE of the features",
+        "Each dot is a train example placed by the similarity of its penultimate-layer "
+        "features. Left: red = the label is actually false. Right: red = the method flagged it. "
+        "The closer the two panels, the better the method.",
+    ),
+    "training_values": (
+        "Training values per class",
+        "Training-ValueNet's predicted value of each example: the expected drop in validation "
+        "loss from one SGD step on it. Below 0 (dashed line) an example hurts and is flagged; "
+        "false labels (red) should sit to the left.",
+    ),
+    "dp_trajectories": (
+        "Data Parameters trajectories",
+        "σ of sampled examples after each epoch (log scale). False labels (red) should climb "
+        "while correct ones (blue) fall.",
+    ),
+    "relevance_mask": (
+        "Pixel relevance",
+        "Which grey-level pixels best separate the given classes (ANOVA F, "
+        "SelectPercentile). A mask concentrated on one region means the task depends on it; a "
+        "diffuse mask means the classes differ everywhere or in colour rather than brightness.",
+    ),
+    "alterations": (
+        "How the images were made",
+        "Examples of the generated task: original, altered region outlined, altered image.",
+    ),
+}
+"""Title and caption of each figure the report knows, by file stem; others get their stem."""
+
+_CSS = """
+:root { --fg:#1b1b1b; --muted:#5c5c5c; --line:#d0d0d0; --bg:#fafafa; --bad:#c62828;
+        --ok:#2e7d32; --accent:#1f5fa8; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, sans-serif; color: var(--fg); margin: 0; background: #fff; }
+header, section { max-width: 1400px; margin: 0 auto; padding: 0 24px; }
+header { padding-top: 20px; }
+nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line);
+      padding: 6px 24px; z-index: 2; }
+nav a { margin-right: 18px; color: var(--accent); text-decoration: none; }
+h1 { margin: 0 0 8px; } h2 { margin-top: 36px; border-bottom: 2px solid var(--line); }
+.lead { max-width: 80ch; }
+.muted { color: var(--muted); font-size: 13px; }
+.table-wrap { overflow-x: auto; margin: 0 0 16px; }
+table { border-collapse: collapse; font-size: 14px; }
+.table-title { font-weight: 600; margin: 20px 0 4px; max-width: 110ch; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: right;
+         white-space: nowrap; }
+td.text, th.text { text-align: left; white-space: normal; max-width: 70ch; }
+td.note { font-size: 12px; color: var(--muted); min-width: 40ch; }
+th { background: var(--bg); cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
+tbody tr:hover { background: #f2f7ff; }
+figure { margin: 16px 0 32px; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { max-width: 90ch; color: var(--muted); }
+.controls { display: flex; flex-wrap: wrap; gap: 16px; align-items: center;
+            background: var(--bg); border: 1px solid var(--line); padding: 10px 12px;
+            position: sticky; top: 38px; z-index: 1; }
+.controls label { font-weight: 600; }
+select, button { font: inherit; padding: 2px 6px; }
+#gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr));
+           gap: 10px; margin: 12px 0 40px; }
+.card { display: flex; gap: 8px; border: 1px solid var(--line); border-left-width: 6px;
+        padding: 6px; background: #fff; font-size: 13px; line-height: 1.35; }
+.card[hidden] { display: none; }
+.card.false-label { border-left-color: var(--bad); }
+.card.correct-label { border-left-color: var(--ok); }
+.card img { width: 96px; height: 96px; image-rendering: pixelated; flex: none;
+            border: 1px solid var(--line); }
+.card .score { font-weight: 700; }
+.card .truth.bad { color: var(--bad); font-weight: 600; }
+.card .truth.ok { color: var(--ok); }
+.card .differs { color: var(--bad); }
+"""
+
+_JS = """
+(function () {
+  function key(cell) {
+    if (!cell) return null;
+    var raw = cell.getAttribute("data-value");
+    if (raw === null) raw = cell.textContent.trim();
+    if (raw === "") return null;
+    var num = Number(raw);
+    return isNaN(num) ? raw.toLowerCase() : num;
+  }
+  function compare(a, b, dir) {
+    if (a === null && b === null) return 0;
+    if (a === null) return 1;  // missing values stay last either way
+    if (b === null) return -1;
+    if (a < b) return -dir;
+    if (a > b) return dir;
+    return 0;
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (th) {
+      th.title = "click to sort";
+      th.addEventListener("click", function () {
+        var col = th.cellIndex;
+        var dir = th.getAttribute("aria-sort") === "descending" ? 1 : -1;
+        table.querySelectorAll("thead th").forEach(function (o) {
+          o.removeAttribute("aria-sort");
+        });
+        th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (r1, r2) {
+          return compare(key(r1.cells[col]), key(r2.cells[col]), dir);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+
+  var gallery = document.getElementById("gallery");
+  if (!gallery) return;
+  var method = document.getElementById("method-filter");
+  var klass = document.getElementById("class-filter");
+  var truth = document.getElementById("truth-filter");
+  var sort = document.getElementById("sort-score");
+  var count = document.getElementById("visible-count");
+  var cards = Array.prototype.slice.call(gallery.querySelectorAll(".card"));
+  function apply() {
+    var shown = 0;
+    cards.forEach(function (card) {
+      var ok = (method.value === "all" || card.dataset.method === method.value) &&
+               (klass.value === "all" || card.dataset.class === klass.value) &&
+               (!truth || truth.value === "all" || card.dataset.flipped === truth.value);
+      card.hidden = !ok;
+      if (ok) shown += 1;
+    });
+    count.textContent = shown + " of " + cards.length + " suspects shown";
+  }
+  [method, klass, truth].forEach(function (s) { if (s) s.addEventListener("change", apply); });
+  sort.addEventListener("click", function () {
+    var dir = gallery.dataset.order === "desc" ? 1 : -1;
+    gallery.dataset.order = dir === 1 ? "asc" : "desc";
+    cards.sort(function (a, b) {
+      return dir * (Number(a.dataset.score) - Number(b.dataset.score));
+    });
+    cards.forEach(function (c) { gallery.appendChild(c); });
+    sort.textContent = dir === 1 ? "Score: low \\u2192 high (click to reverse)"
+                                 : "Score: high \\u2192 low (click to reverse)";
+  });
+  apply();
+})();
+"""
+
+
+def top_suspects(
+    scores: Mapping[str, np.ndarray], labels: np.ndarray, *, top_k: int
+) -> pd.DataFrame:
+    """The ``top_k`` highest-scored examples of each given class, per method.
+
+    Parameters
+    ----------
+    scores
+        Method name -> ``(n,)`` suspicion scores (higher = more likely mislabelled).
+    labels
+        ``(n,)`` given labels.
+    top_k
+        Suspects kept per (method, class).
+
+    Returns
+    -------
+    DataFrame
+        ``method, row, label, score, rank``: ``row`` indexes the train arrays, ``rank`` is 0 for
+        the most suspect example of its (method, class); ordered by method (as given), label and
+        rank. Ties are broken by the lower row.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    frames = []
+    rows = np.arange(len(labels))
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != labels.shape:
+            raise ValueError(f"scores of {name!r} have shape {values.shape}, labels {labels.shape}")
+        if not np.isfinite(values).all():
+            raise ValueError(f"scores of {name!r} contain NaN or infinite values")
+        order = np.lexsort((rows, -values, labels))
+        sorted_labels = labels[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_labels)) + 1]
+        group_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        rank = np.arange(len(order)) - group_start
+        keep = order[rank < top_k]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "method": name,
+                    "row": keep,
+                    "label": labels[keep],
+                    "score": values[keep],
+                    "rank": rank[rank < top_k],
+                }
+            )
+        )
+    if not frames:
+        raise ValueError("no method scores given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def png_data_uri(png: bytes) -> str:
+    """``data:`` URI of PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def thumbnail_uri(image: np.ndarray) -> str:
+    """``data:`` URI of one uint8 ``(H, W, 3)`` image as a lossless PNG at its own size (the
+    page upscales it without smoothing)."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+    return png_data_uri(buffer.getvalue())
+
+
+# ----------------------------------------------------------------------------- tables
+
+_Cell = tuple[str, object]  # (shown text, sort value)
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: object, fmt: str = "{:.3f}") -> _Cell:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ("–", None)
+    return (fmt.format(value), float(value))
+
+
+def _ci(value: object, ci: object, fmt: str = "{:.3f}") -> _Cell:
+    text, key = _num(value, fmt)
+    if key is not None and isinstance(ci, list | tuple) and len(ci) == 2:
+        low, high = ("–" if b is None else fmt.format(b) for b in ci)
+        text += f" [{low}, {high}]"
+    return (text, key)
+
+
+def _table(
+    table_id: str,
+    caption: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[_Cell]],
+    *,
+    text_columns: Sequence[int] = (0,),
+) -> str:
+    head = "".join(
+        f'<th class="text" scope="col">{_esc(h)}</th>'
+        if i in text_columns
+        else f'<th scope="col">{_esc(h)}</th>'
+        for i, h in enumerate(header)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for i, (text, key) in enumerate(row):
+            cls = ' class="text"' if i in text_columns else ""
+            if i == len(row) - 1 and header[-1] == "note":
+                cls = ' class="text note"
+            value = "" if key is None else _esc(key)
+            cells.append(f'<td{cls} data-value="{value}">{_esc(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<p class="table-title" id="{_esc(table_id)}-title">{_esc(caption)}</p>'
+        f'<div class="table-wrap"><table class="sortable" id="{_esc(table_id)}" '
+        f'aria-labelledby="{_esc(table_id)}-title"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _method_order(names: Sequence[str]) -> list[str]:
+    from labelnoise.figures import METHOD_ORDER
+
+    names = list(dict.fromkeys(names))
+    return [m for m in METHOD_ORDER if m in names] + sorted(set(names) - set(METHOD_ORDER))
+
+
+def _rate_pivot(
+    frame: pd.DataFrame, column: str, table_id: str, caption: str, *, fmt: str = "{:.3f}"
+) -> str:
+    means = frame.groupby(["method", "rate"])[column].mean().unstack("rate")
+    rates = sorted(means.columns)
+    rows = [
+        [(name, name), *[_num(_float(means.at[name, r]), fmt) for r in rates]]
+        for name in _method_order(list(means.index))
+    ]
+    return _table(table_id, caption, ["method", *[f"rate {r:g}" for r in rates]], rows)
+
+
+def _float(value: object) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}")
+
+
+def _baseline_table(runs: pd.DataFrame) -> str:
+    base = runs[runs["method"] == "none"].groupby("rate")
+    stats = base[["accuracy", "balanced_accuracy", "macro_f1"]].mean()
+    n_test = base["n_test"].first() if "n_test" in runs else None
+    rows = [
+        [
+            (f"{rate:g}", rate),
+            *[_num(_float(stats.at[rate, c])) for c in stats.columns],
+            _num(_float(n_test[rate]) if n_test is not None else None, "{:.0f}"),
+        ]
+        for rate in stats.index
+    ]
+    return _table(
+        "baseline-table",
+        "Baseline: trained on the noisy labels as given, tested on clean labels",
+        ["false-label rate", "accuracy", "balanced accuracy", "macro F1", "test images"],
+        rows,
+    )
+
+
+def _beyond(cell: _Cell, largest: float) -> _Cell:
+    """Mark a rate estimated beyond the largest rate observed: it rests on the fit's shape."""
+    text, key = cell
+    return (text + " †", key) if key is not None and key > largest else cell
+
+
+def _regression_table(regression: dict) -> str:
+    methods = regression.get("accuracy", {}).get("methods", {})
+    if not methods:
+        raise ValueError("regression results have no accuracy.methods entry")
+    first = next(iter(methods.values()))
+    drops = sorted(
+        (m.group(1) for k in first if (m := re.fullmatch(r"tolerance_(.+)pt", k))), key=float
+    )
+    rows = []
+    for name in _method_order(list(methods)):
+        entry = methods[name]
+        rows.append(
+            [
+                (name, name),
+                _num(entry.get("intercept")),
+                _ci(entry.get("slope"), entry.get("slope_ci")),
+                *[
+                    _beyond(
+                        _ci(entry.get(f"tolerance_{d}pt"), entry.get(f"tolerance_{d}pt_ci")),
+                        max(entry.get("rates") or [math.inf]),
+                    )
+                    for d in drops
+                ],
+                (entry.get("note") or "", entry.get("note") or ""),
+            ]
+        )
+    header = [
+        "method",
+        "accuracy at rate 0",
+        "slope [95% CI] (accuracy per unit rate)",
+        *[f"rate costing {d} pt [95% CI]" for d in drops],
+        "note",
+    ]
+    return _table(
+        "regression-table",
+        "Accuracy vs false-label rate, binomial GLM per method (slope at rate 0; "
+        "the tolerance rate is where accuracy is d points below its rate-0 value — higher = "
+        "more robust, – = not reached, † = beyond the largest rate observed, extrapolated)",
+        header,
+        rows,
+        text_columns=(0, len(header) - 1),
+    )
+
+
+def _estimates_tables(detect: pd.DataFrame, regression: dict) -> str:
+    truth = detect.groupby("rate")["true_noise_rate"].mean()
+    pivot = _rate_pivot(
+        detect,
+        "estimated_noise_rate",
+        "noise-estimate-table",
+        "Each method's estimate of the false-label rate (row 'true' = the actual rate)",
+    )
+    true_row = "<tr>" + '<td class="text" data-value="true"><b>true</b></td>'
+    true_row += "".join(f'<td data-value="{v}"><b>{v:.3f}</b></td>' for v in truth.to_numpy())
+    pivot = pivot.replace("<tbody>", "<tbody>" + true_row + "</tr>", 1)
+    fits = regression.get("estimates", {})
+    rows = [
+        [
+            (name, name),
+            _ci(fits[name].get("slope"), fits[name].get("slope_ci")),
+            _ci(fits[name].get("intercept"), fits[name].get("intercept_ci")),
+            _num(fits[name].get("mae")),
+            _num(fits[name].get("bias"), "{:+.3f}"),
+        ]
+        for name in _method_order(list(fits))
+    ]
+    fit_table = _table(
+        "estimate-fit-table",
+        "Estimated vs true rate, OLS per method (unbiased: slope 1, intercept 0; MAE lower = "
+        "better; bias > 0 = overestimates)",
+        ["method", "slope [95% CI]", "intercept [95% CI]", "MAE", "bias"],
+        rows,
+    )
+    return pivot + fit_table
+
+
+def _inverse_table(regression: dict) -> str:
+    inverse = regression.get("inverse") or {}
+    rows = []
+    for model in ("summary", "accuracy"):
+        entry = inverse.get(model)
+        if isinstance(entry, dict):
+            rows.append(
+                [
+                    (model, model),
+                    (", ".join(entry.get("features") or []), None),
+                    _num(entry.get("loro_mae")),
+                    _num(entry.get("loro_rmse")),
+                ]
+            )
+    if not rows:
+        return ""
+    if inverse.get("null_loro_mae") is not None:
+        rows.append(
+            [
+                ("mean only", "mean only"),
+                ("(none)", None),
+                _num(inverse["null_loro_mae"]),
+                _num(None),
+            ]
+        )
+    return _table(
+        "inverse-table",
+        "Reading the false-label rate back from the baseline's test results "
+        "(leave-one-rate-out error, lower = better; 'mean only' is the no-skill reference)",
+        ["model", "features", "MAE", "RMSE"],
+        rows,
+        text_columns=(0, 1),
+    )
+
+
+# ----------------------------------------------------------------------------- gallery
+
+
+def _cards(suspects: pd.DataFrame, images: np.ndarray, class_names: Sequence[str]) -> str:
+    uris: dict[int, str] = {}
+    for row in np.unique(suspects["row"].to_numpy()):
+        uris[int(row)] = thumbnail_uri(images[row])
+    has_truth = "flipped" in suspects.columns
+    cards = []
+    for s in suspects.itertuples(index=False):
+        given = class_names[int(s.label)]
+        lines = [f'<div class="score">score {s.score:.4g} · #{int(s.rank) + 1} in class</div>']
+        lines.append(f"<div>given: <b>{_esc(given)}</b></div>")
+        if "suggested" in suspects.columns:
+            suggested = class_names[int(s.suggested)]
+            cls = ' class="differs"' if int(s.suggested) != int(s.label) else ""
+            prob = f" ({s.confidence:.2f})" if "confidence" in suspects.columns else ""
+            lines.append(f"<div{cls}>model says: <b>{_esc(suggested)}</b>{prob}</div>")
+        state = "unknown"
+        if has_truth and not pd.isna(s.flipped):
+            state = "true" if bool(s.flipped) else "false"
+            if bool(s.flipped):
+                true = (
+                    f" — true: {_esc(class_names[int(s.true)])}"
+                    if "true" in suspects.columns
+                    else ""
+                )
+                lines.append(f'<div class="truth bad">false label{true}</div>')
+            else:
+                lines.append('<div class="truth ok">label is correct</div>')
+        ident = f"id {int(s.id)}" if "id" in suspects.columns else f"row {int(s.row)}"
+        lines.append(f'<div class="muted">{ident} · {_esc(s.method)}</div>')
+        css = {"true": " false-label", "false": " correct-label"}.get(state, "")
+        cards.append(
+            f'<div class="card{css}" data-method="{_esc(s.method)}" data-class="{_esc(given)}" '
+            f'data-score="{float(s.score)!r}" data-flipped="{state}" data-row="{int(s.row)}">'
+            f'<img src="{uris[int(s.row)]}" alt="train example {int(s.row)}, given {_esc(given)}">'
+            f"<div>{''.join(lines)}</div></div>"
+        )
+    return "".join(cards)
+
+
+def _options(select_id: str, label: str, values: Sequence[str], *, selected: str) -> str:
+    options = "".join(
+        f'<option value="{_esc(v)}"{" selected" if v == selected else ""}>{_esc(text)}</option>'
+        for v, text in [("all", "all"), *[(v, v) for v in values]]
+    )
+    return f'<label for="{select_id}">{label}</label> <select id="{select_id}">{options}</select>'
+
+
+def _gallery(
+    suspects: pd.DataFrame, images: np.ndarray, class_names: Sequence[str], *, default: str
+) -> str:
+    methods = list(dict.fromkeys(suspects["method"]))
+    classes = [class_names[k] for k in sorted(set(suspects["label"].astype(int)))]
+    controls = [
+        _options("method-filter", "Method", methods, selected=default),
+        _options("class-filter", "Given class", classes, selected="all"),
+    ]
+    if "flipped" in suspects.columns:
+        controls.append(
+            '<label for="truth-filter">Truth</label> <select id="truth-filter">'
+            '<option value="all" selected>all</option>'
+            '<option value="true">false labels only</option>'
+            '<option value="false">correct labels only</option></select>'
+        )
+    controls.append('<button id="sort-score" type="button">Sort by score</button>')
+    controls.append('<span id="visible-count" class="muted"></span>')
+    hits = ""
+    if "flipped" in suspects.columns:
+        rows = [
+            [
+                (name, name),
+                _num(len(group), "{:.0f}"),
+                _num(int(group["flipped"].sum()), "{:.0f}"),
+                _num(float(group["flipped"].mean()), "{:.0%}"),
+            ]
+            for name, group in ((m, suspects[suspects["method"] == m]) for m in methods)
+        ]
+        hits = _table(
+            "gallery-hits-table",
+            "How many of the suspects below really have a false label (precision of the top "
+            "suspects; the oracle shows what real false labels look like)",
+            ["method", "suspects shown", "really false", "share"],
+            rows,
+        )
+    return (
+        hits + f'<div class="controls">{"".join(controls)}</div>'
+        f'<div id="gallery">{_cards(suspects, images, class_names)}</div>'
+    )
+
+
+# ----------------------------------------------------------------------------- page
+
+
+def build_report(
+    runs: pd.DataFrame,
+    detect: pd.DataFrame,
+    regression: dict,
+    figures: Mapping[str, bytes],
+    suspects: pd.DataFrame,
+    images: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    rate: float,
+    title: str = "labelnoise report",
+    default_method: str | None = None,
+) -> str:
+    """Render the whole report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    runs
+        One row per (seed, rate, method) classification run (:func:`labelnoise.regress.collect`):
+        ``rate, method, accuracy, balanced_accuracy, macro_f1`` (+ ``n_test``); method
+        ``"none"`` is the baseline.
+    detect
+        One row per (seed, rate, method) detection run: ``rate, method, f1, auroc,
+        true_noise_rate, estimated_noise_rate``.
+    regression
+        ``metrics/regression.json`` (:func:`labelnoise.regress.regression_report`).
+    figures
+        PNG bytes by figure name (file stem, e.g. ``"tsne"``), shown in this order; names in
+        :data:`FIGURES` get their title and caption.
+    suspects
+        :func:`top_suspects` rows at ``rate`` (``method, row, label, score, rank``), optionally
+        with ``suggested`` (model's class), ``confidence`` (its probability), ``flipped``
+        (bool, ground truth), ``true`` (true label) and ``id`` (dataset id).
+    images
+        uint8 ``(n, H, W, 3)`` train images; ``suspects.row`` indexes them.
+    class_names
+        Name of each class, index = label.
+    rate
+        False-label rate the gallery and figures come from.
+    title
+        Page title.
+    default_method
+        Method the gallery shows first (default: the first in ``suspects``).
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    _require_columns(runs, ("rate", "method", "accuracy", "balanced_accuracy", "macro_f1"), "runs")
+    _require_columns(
+        detect,
+        ("rate", "method", "f1", "auroc", "true_noise_rate", "estimated_noise_rate"),
+        "detect",
+    )
+    _require_columns(suspects, SUSPECT_COLUMNS, "suspects")
+    if len(suspects) == 0:
+        raise ValueError("suspects is empty: nothing to show in the review gallery")
+    if "none" not in set(runs["method"]):
+        raise ValueError("runs has no baseline rows (method 'none')")
+    rows = suspects["row"].to_numpy()
+    if rows.min() < 0 or rows.max() >= len(images):
+        raise ValueError(f"suspects.row out of range for {len(images)} images")
+    methods = list(dict.fromkeys(suspects["method"]))
+    default = methods[0] if default_method is None else default_method
+    if default not in methods:
+        raise ValueError(f"default_method {default!r} not among the gallery methods {methods}")
+
+    summary = "".join(
+        [
+            _baseline_table(runs),
+            _rate_pivot(
+                runs,
+                "accuracy",
+                "retrain-table",
+                "Test accuracy after cleaning (none = no cleaning) by false-label rate",
+            ),
+            _rate_pivot(
+                detect, "f1", "detection-f1-table", "Detection F1 of the flags (higher = better)"
+            ),
+            _rate_pivot(
+                detect,
+                "auroc",
+                "detection-auroc-table",
+                "Detection AUROC of the scores (0.5 = chance, – = undefined at rate 0)",
+            ),
+            _regression_table(regression),
+            _inverse_table(regression),
+        ]
+    )
+    figure_html = "".join(
+        f'<figure id="fig-{_esc(name)}"><img src="{png_data_uri(png)}" '
+        f'alt="{_esc(FIGURES.get(name, (name, ""))[0])}"><figcaption><b>'
+        f"{_esc(FIGURES.get(name, (name, ''))[0])}.</b> {FIGURES.get(name, ('', ''))[1]}"
+        "</figcaption></figure>"
+        for name, png in figures.items()
+    )
+    lead = (
+        "A fraction of the training labels was deliberately falsified (the false-label rate); "
+        "a model was trained on them and tested on clean labels. Each cleaning method then "
+        "scored every training example (higher score = more likely mislabelled), flagged some, "
+        "and the model was retrained without the flagged ones. The tables show how accuracy "
+        "falls with the rate, how well each method finds the false labels, and how fast "
+        "accuracy degrades (regression). Click a column header to sort a table. The gallery at "
+        f"the end shows, at rate {rate:g}, each method's top suspects per class, as a person "
+        "reviewing labels would see them; a red edge marks a label that really is false, a "
+        "green edge a correct label the method suspected wrongly. Scores are comparable only "
+        "within one method."
+    )
+    sections = [
+        ("summary", "Summary tables", summary),
+        (
+            "noise-estimates",
+            "Estimated vs true false-label rate",
+            _estimates_tables(detect, regression),
+        ),
+        ("figures", "Figures", figure_html),
+        (
+            "review",
+            f"Review gallery: top suspects per class at false-label rate {rate:g}",
+            _gallery(suspects, images, class_names, default=default),
+        ),
+    ]
+    nav = "".join(
+        f'<a href="#{sid}">{_esc(heading.split(":")[0])}</a>' for sid, heading, _ in sections
+    )
+    body = "".join(
+        f'<section id="{sid}"><h2>{_esc(heading)}</h2>{content}</section>'
+        for sid, heading, content in sections
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{_CSS}</style></head><body>"
+        f'<header><h1>{_esc(title)}</h1><p class="lead">{_esc(lead)}</p></header>'
+        f"<nav>{nav}</nav>{body}"
+        f"<script>{_JS}</script></body></html>\n"
+    )

@@ -1,0 +1,117 @@
+"""Stage scripts refuse bad input with one line naming the culprit, exit 2, and write nothing."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from labelnoise.params import read_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = read_yaml(ROOT / "profiles" / "tiny.yaml")
+
+
+def _write_params(directory: Path, changes: dict) -> None:
+    params = copy.deepcopy(TINY)
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        section = params
+        for part in parents:
+            section = section[part]
+        section[key] = value
+    with open(directory / "params.yaml", "w") as fh:
+        YAML(typ="safe", pure=True).dump(params, fh)
+
+
+def _stage(directory: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / script), *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _assert_refused(done: subprocess.CompletedProcess, pattern: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("error: "), done.stderr
+    assert pattern in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("dataset")
+    _write_params(directory, {})
+    done = _stage(directory, "generate.py", "--out", "ds", "--figure", "alterations.png")
+    assert done.returncode == 0, done.stderr
+    return directory / "ds"
+
+
+@pytest.mark.parametrize(
+    ("changes", "pattern"),
+    [
+        ({"data.task": "medium"}, "data.task"),
+        ({"data.source": "web"}, "data.source"),
+        ({"data.base": "folder", "data.base_path": "no/such/folder"}, "no/such/folder"),
+        ({"data.image_size": 4}, "data.image_size"),
+        ({"data.area": [0.5, 0.2]}, "data.area"),
+        ({"noise.kind": "adversarial"}, "noise.kind"),
+        ({"noise.rates": [0.0, 1.0]}, "noise.rates"),
+        ({"train.model": "vgg"}, "train.model"),
+        ({"train.device": "tpu"}, "train.device"),
+        ({"clean.methods": ["cleanlab", "magic"]}, "magic"),
+    ],
+)
+def test_generate_refuses_bad_params_before_any_work(tmp_path, changes, pattern):
+    _write_params(tmp_path, changes)
+    done = _stage(tmp_path, "generate.py", "--out", "ds", "--figure", "fig.png")
+    _assert_refused(done, pattern)
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "fig.png").exists()
+
+
+def test_generate_refuses_an_empty_base_folder(tmp_path):
+    (tmp_path / "photos").mkdir()
+    _write_params(tmp_path, {"data.base": "folder", "data.base_path": str(tmp_path / "photos")})
+    done = _stage(tmp_path, "generate.py", "--out", "ds", "--figure", "fig.png")
+    _assert_refused(done, "photos")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_generate_refuses_an_unreadable_base_image(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    _write_params(tmp_path, {"data.base": "folder", "data.base_path": str(photos)})
+    done = _stage(tmp_path, "generate.py", "--out", "ds", "--figure", "fig.png")
+    _assert_refused(done, "broken.jpg")
+
+
+@pytest.mark.parametrize(
+    ("changes", "rate", "pattern"),
+    [
+        ({}, "1.5", "rate"),
+        ({"noise.kind": "within_coarse"}, "0.2", "within_coarse"),
+        ({"noise.kind": "matrix", "noise.matrix": [[0.5, 0.2, 0.2, 0.2]] * 4}, "0.2", "rows must sum to 1"),
+    ],
+)
+def test_corrupt_refuses_bad_noise(tmp_path, tiny_dataset, changes, rate, pattern):
+    _write_params(tmp_path, changes)
+    done = _stage(tmp_path, "corrupt.py", "--rate", rate, "--dataset", str(tiny_dataset), "--out", "n")
+    _assert_refused(done, pattern)
+    assert not (tmp_path / "n").exists()
+
+
+def test_corrupt_writes_exact_flips(tmp_path, tiny_dataset):
+    import pandas as pd
+
+    _write_params(tmp_path, {})
+    done = _stage(tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n")
+    assert done.returncode == 0, done.stderr
+    labels = pd.read_csv(tmp_path / "n" / "labels.csv")
+    assert labels["flipped"].sum() == round(0.25 * len(labels))
+    assert (labels["flipped"] == (labels["given"] != labels["true"])).all()

@@ -1,0 +1,366 @@
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from labelnoise.clean import CleanResult, save_result
+from labelnoise.data.store import Dataset, save_dataset
+from labelnoise.io import save_npy, write_csv, write_json
+from labelnoise.report import build_report, top_suspects
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CLASSES = ["blobs", "blur", "channels", "hue"]
+RATES = [0.0, 0.1, 0.2]
+RATE = 0.2
+N_TRAIN, SIZE, TOP_K = 80, 8, 3
+GALLERY = ["cleanlab", "tvnet", "data_params", "consensus", "oracle"]
+FIGURES = (
+    "review_rows",
+    "tsne",
+    "training_values",
+    "dp_trajectories",
+    "relevance_mask",
+    "accuracy_vs_rate",
+    "detection_vs_rate",
+)
+
+
+def _classification(rate: float, accuracy: float, n_test: int = 400) -> dict:
+    n_correct = round(accuracy * n_test)
+    scores = {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": n_test // 4}
+    return {
+        "rate": rate,
+        "accuracy": n_correct / n_test,
+        "balanced_accuracy": accuracy,
+        "macro_f1": accuracy,
+        "n_test": n_test,
+        "n_correct": n_correct,
+        "per_class": {name: scores for name in CLASSES},
+    }
+
+
+def _metrics(root: Path) -> None:
+    from labelnoise.regress import (
+        accuracy_fit_table,
+        accuracy_plot_table,
+        accuracy_table,
+        collect,
+        detection_plot_table,
+        regression_report,
+    )
+
+    slopes = {"none": -3.0, "oracle": -0.5, "cleanlab": -1.0, "tvnet": -1.5}
+    for rate in RATES:
+        for method, slope in slopes.items():
+            record = _classification(rate, float(expit(2.0 + slope * rate)))
+            if method == "none":
+                write_json(root / "metrics" / "baseline" / f"{rate}.json", record)
+            else:
+                record["method"] = method
+                write_json(root / "metrics" / "retrain" / f"{rate}-{method}.json", record)
+        for k, method in enumerate(["oracle", "cleanlab", "tvnet"]):
+            write_json(
+                root / "metrics" / "detect" / f"{rate}-{method}.json",
+                {
+                    "rate": rate,
+                    "method": method,
+                    "precision": 0.8,
+                    "recall": 0.7,
+                    "f1": 0.9 - 0.1 * k - rate,
+                    "auroc": None if rate == 0 else 0.95 - 0.05 * k,
+                    "auprc": 0.6,
+                    "n_flagged": 10,
+                    "n_flipped": int(rate * N_TRAIN),
+                    "false_positives": 2,
+                    "true_noise_rate": rate,
+                    "estimated_noise_rate": rate * (1 + 0.2 * k),
+                },
+            )
+    metrics = collect([root / "metrics"], seeds=[0])
+    report = regression_report(metrics, n_boot=100, seed=0)
+    table = accuracy_table(metrics.runs)
+    write_json(root / "metrics" / "regression.json", report)
+    write_csv(accuracy_plot_table(table), root / "plots" / "accuracy.csv")
+    write_csv(
+        accuracy_fit_table(table, report["accuracy"], n_grid=11),
+        root / "plots" / "regression" / "accuracy_fit.csv",
+    )
+    write_csv(detection_plot_table(metrics.detect), root / "plots" / "detection.csv")
+
+
+def _tree(root: Path) -> dict:
+    """A tiny pipeline output tree: dataset, labels, training outputs, cleaning results, metrics."""
+    rng = np.random.default_rng(0)
+    n = N_TRAIN + 16
+    split = np.array(["train"] * N_TRAIN + ["val"] * 8 + ["test"] * 8)
+    label = np.arange(n) % 4
+    images = rng.integers(0, 256, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
+    images[:, :2, :2] = (label * 60)[:, None, None, None].astype(np.uint8)
+    index = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "split": split,
+            "label": label,
+            "label_name": [CLASSES[k] for k in label],
+            "coarse": label,
+            "fine": -1,
+            "source": "synthetic",
+        }
+    )
+    meta = {
+        "task": "coarse",
+        "classes": CLASSES,
+        "coarse": CLASSES,
+        "fine": [],
+        "fine_to_coarse": [],
+        "image_size": SIZE,
+        "hflip_safe": True,
+    }
+    save_dataset(Dataset(images, index, meta), root / "data" / "dataset")
+    true = label[:N_TRAIN]
+    for rate in RATES:
+        flipped = np.zeros(N_TRAIN, bool)
+        flipped[rng.choice(N_TRAIN, size=round(rate * N_TRAIN), replace=False)] = True
+        given = np.where(flipped, (true + 1 + rng.integers(0, 3, N_TRAIN)) % 4, true)
+        write_csv(
+            pd.DataFrame(
+                {"id": np.arange(N_TRAIN), "true": true, "given": given, "flipped": flipped}
+            ),
+            root / "data" / "noisy" / str(rate) / "labels.csv",
+        )
+        logits = rng.normal(0, 1, (N_TRAIN, 4)) + 3 * np.eye(4)[true]
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        train = root / "data" / "train" / str(rate)
+        save_npy(train / "oos_probs.npy", probs.astype(np.float32))
+        save_npy(train / "train_features.npy", rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None])
+    # Cleaning results only at the report rate (the stage must not need others); `given`,
+    # `flipped` and `probs` are those of the last rate, 0.2.
+    clean = root / "data" / "clean" / str(RATE)
+    quality = 1 - probs[np.arange(N_TRAIN), given]
+    values = np.where(flipped, -0.5, 0.5) + rng.normal(0, 0.2, N_TRAIN)
+    trajectory = np.exp(np.cumsum(np.where(flipped, 0.2, -0.2) * np.ones((5, 1)), axis=0))
+    results = {
+        "none": CleanResult(np.zeros(N_TRAIN), np.zeros(N_TRAIN, bool), 0.0, {}),
+        "oracle": CleanResult(flipped * 1.0, flipped, flipped.mean(), {}),
+        "cleanlab": CleanResult(
+            quality, quality > 0.5, 0.2, {"suggested_label": probs.argmax(axis=1)}
+        ),
+        "tvnet": CleanResult(-values, values < 0, (values < 0).mean(), {"predicted_value": values}),
+        "data_params": CleanResult(
+            trajectory[-1],
+            flipped,
+            0.2,
+            {
+                "trajectory": trajectory,
+                "category": np.where(flipped, 1, 0).astype(np.int8),
+                "best_epoch": np.int64(4),
+            },
+        ),
+        "consensus": CleanResult(quality + values.clip(max=0), quality > 0.5, 0.2, {}),
+    }
+    for name, result in results.items():
+        save_result(result, clean / f"{name}.npz")
+    _metrics(root)
+    params = {
+        "seed": 0,
+        "noise": {"rates": RATES},
+        "clean": {"methods": list(results)},
+        "retrain": {"methods": ["oracle", "cleanlab", "tvnet"]},
+        "report": {"top_k": TOP_K},
+    }
+    (root / "params.yaml").write_text(json.dumps(params))
+    (root / "plots" / "images").mkdir(parents=True, exist_ok=True)
+    return {"flipped": flipped, "given": given, "probs": probs}
+
+
+def _run_stage(root: Path, out: str = "out/report/index.html", figures: str = "out/images"):
+    command = [sys.executable, str(REPO / "stages" / "report.py")]
+    command += ["--dataset", "data/dataset", "--noisy", "data/noisy", "--train", "data/train"]
+    command += ["--clean", "data/clean", "--metrics-dir", "metrics", "--plots-dir", "plots"]
+    command += ["--figures-dir", figures, "--out", out]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    truth = _tree(root)
+    done = _run_stage(root)
+    assert done.returncode == 0, done.stderr
+    return root, truth, done
+
+
+def test_top_suspects_per_class_in_score_order():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    scores = np.array([0.1, 0.9, 0.5, 0.3, 0.3, 0.0])
+    out = top_suspects({"m": scores, "k": -scores}, labels, top_k=2)
+    m = out[out["method"] == "m"]
+    assert m["row"].tolist() == [1, 2, 3, 4, 5]  # ties broken by the lower row
+    assert m["rank"].tolist() == [0, 1, 0, 1, 0]
+    assert out[out["method"] == "k"]["row"].tolist() == [0, 2, 3, 4, 5]
+
+
+def test_top_suspects_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        top_suspects({"m": np.zeros(3)}, np.zeros(4, int), top_k=1)
+    with pytest.raises(ValueError, match="NaN"):
+        top_suspects({"m": np.array([np.nan])}, np.zeros(1, int), top_k=1)
+    with pytest.raises(ValueError, match="top_k"):
+        top_suspects({"m": np.zeros(1)}, np.zeros(1, int), top_k=0)
+
+
+def test_stage_writes_figures_and_offline_page(project):
+    root, truth, _ = project
+    for name in FIGURES:
+        assert (root / "out" / "images" / f"{name}.png").stat().st_size > 1000, name
+    assert not list((root / "plots" / "images").iterdir())  # writes only where it is told
+    page = (root / "out" / "report" / "index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+    assert "http://" not in page and "https://" not in page
+    for table in (
+        "baseline-table",
+        "retrain-table",
+        "detection-f1-table",
+        "detection-auroc-table",
+        "regression-table",
+        "noise-estimate-table",
+        "estimate-fit-table",
+    ):
+        assert f'id="{table}"' in page, table
+    for name in FIGURES:
+        assert f'id="fig-{name}"' in page, name
+    cards = re.findall(r'<div class="card[^"]*" data-method="(\w+)" data-class="(\w+)"', page)
+    assert len(cards) == len(GALLERY) * len(CLASSES) * TOP_K
+    assert [m for m in dict.fromkeys(c[0] for c in cards)] == GALLERY  # "none" left out
+    assert "image-rendering: pixelated" in page
+    # The oracle's suspects are exactly the flips, and the page says so.
+    oracle = re.findall(r'data-method="oracle" data-class="(\w+)"[^>]*data-flipped="(\w+)"', page)
+    flips = np.bincount(truth["given"][truth["flipped"]], minlength=len(CLASSES))
+    for k, name in enumerate(CLASSES):
+        shown = [flag for klass, flag in oracle if klass == name]
+        assert shown.count("true") == min(flips[k], TOP_K), name
+
+
+def test_stage_names_missing_input(project, tmp_path):
+    root, _, _ = project
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("out"))
+    (copy / "data" / "clean" / str(RATE) / "tvnet.npz").unlink()
+    done = _run_stage(copy)
+    assert done.returncode == 2
+    assert "tvnet.npz: file not found" in done.stderr
+    assert not (copy / "out" / "report").exists()
+
+
+def test_build_report_rejects_out_of_range_rows():
+    runs = pd.DataFrame(
+        {"rate": [0.0], "method": ["none"], "accuracy": [0.9]}
+        | {"balanced_accuracy": [0.9], "macro_f1": [0.9]}
+    )
+    detect = pd.DataFrame(
+        columns=["rate", "method", "f1", "auroc", "true_noise_rate", "estimated_noise_rate"]
+    )
+    suspects = pd.DataFrame({"method": ["m"], "row": [5], "label": [0], "score": [1.0]})
+    suspects["rank"] = 0
+    with pytest.raises(ValueError, match="out of range"):
+        build_report(
+            runs,
+            detect,
+            {},
+            {},
+            suspects,
+            np.zeros((2, 4, 4, 3), np.uint8),
+            class_names=["a"],
+            rate=0.1,
+        )
+
+
+def _playwright():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed (pip install playwright)")
+    return sync_playwright
+
+
+def _cards(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "#gallery .card",
+        """cards => cards.map(c => ({method: c.dataset.method, klass: c.dataset.class,
+            score: Number(c.dataset.score), visible: !c.hidden && c.offsetParent !== null}))""",
+    )
+
+
+def test_page_in_headless_chromium(project, tmp_path):
+    sync_playwright = _playwright()
+    root, _, _ = project
+    url = (root / "out" / "report" / "index.html").resolve().as_uri()
+    shots = Path(os.environ.get("LABELNOISE_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    external, errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+
+            def block(route):
+                if not route.request.url.startswith(("file:", "data:")):
+                    external.append(route.request.url)
+                    return route.abort()
+                return route.continue_()
+
+            page.route("**/*", block)
+            page.goto(url)
+            assert page.locator("#baseline-table tbody tr").count() == len(RATES)
+            assert page.locator("#regression-table tbody tr").count() >= 4
+            assert page.locator("#gallery .card").count() == len(GALLERY) * len(CLASSES) * TOP_K
+            broken = page.eval_on_selector_all("img", "ims => ims.filter(i => !i.naturalWidth)")
+            assert broken == []
+
+            # The gallery opens on the first method only.
+            visible = [c for c in _cards(page) if c["visible"]]
+            assert {c["method"] for c in visible} == {GALLERY[0]}
+
+            page.select_option("#method-filter", "cleanlab")
+            page.select_option("#class-filter", "blur")
+            visible = [c for c in _cards(page) if c["visible"]]
+            assert len(visible) == TOP_K
+            assert all(c["method"] == "cleanlab" and c["klass"] == "blur" for c in visible)
+            assert page.locator("#visible-count").inner_text().startswith(f"{TOP_K} of ")
+
+            page.select_option("#class-filter", "all")
+            page.click("#sort-score")
+            scores = [c["score"] for c in _cards(page) if c["visible"]]
+            assert len(scores) == TOP_K * len(CLASSES)
+            assert scores == sorted(scores, reverse=True)
+            page.click("#sort-score")
+            scores = [c["score"] for c in _cards(page) if c["visible"]]
+            assert scores == sorted(scores)
+
+            # Clicking a header sorts the table by that column, descending first.
+            page.click("#baseline-table thead th:nth-child(2)")
+            column = page.eval_on_selector_all(
+                "#baseline-table tbody tr td:nth-child(2)",
+                "tds => tds.map(t => Number(t.dataset.value))",
+            )
+            assert column == sorted(column, reverse=True)
+
+            page.select_option("#method-filter", "oracle")
+            page.screenshot(path=str(shots / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert external == [] and errors == []
+    assert (shots / "report.png").stat().st_size > 10_000
