@@ -499,11 +499,11 @@ def relevance_mask_figure(
     return fig
 
 
-def _rate_axis(ax, rates: np.ndarray) -> None:
+def _rate_axis(ax, rates: np.ndarray, *, min_gap: float = 0.035) -> None:
     ax.set_xlabel("false-label rate (fraction of train labels flipped)")
     rates = np.unique(rates)
     # Label a tick only when it clears the last labelled one, so 0, 0.01, 0.02 do not overprint.
-    gap = 0.035 * (rates[-1] - rates[0]) if len(rates) > 1 else 0.0
+    gap = min_gap * (rates[-1] - rates[0]) if len(rates) > 1 else 0.0
     labels, last = [], -np.inf
     for rate in rates:
         labels.append(f"{rate:g}" if rate - last >= gap else "")
@@ -568,8 +568,8 @@ def accuracy_vs_rate_figure(accuracy_table: pd.DataFrame, fit_table: pd.DataFram
     ax.set_title("Test accuracy vs false-label rate, per cleaning method", fontsize=13)
     handles = ax.get_legend_handles_labels()[0]
     handles += [
-        Line2D([], [], color="grey", marker="o", linestyle="none", label="observed"),
-        Line2D([], [], color="grey", linewidth=1.5, label="binomial GLM fit"),
+        Line2D([], [], color="black", marker="o", linestyle="none", label="marker: observed"),
+        Line2D([], [], color="black", linewidth=1.5, label="line: binomial GLM fit"),
     ]
     ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
     return fig
@@ -612,7 +612,7 @@ def detection_figure(detection_table: pd.DataFrame) -> Figure:
                 color=colors[name],
                 label=name,
             )
-        _rate_axis(ax, rates)
+        _rate_axis(ax, rates, min_gap=0.07)
         ax.set_ylabel(ylabel)
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(title)

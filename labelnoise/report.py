@@ -87,8 +87,8 @@ table { border-collapse: collapse; font-size: 14px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: right;
          white-space: nowrap; }
 td.text, th.text { text-align: left; white-space: normal; max-width: 70ch; }
-td.note { font-size: 12px; color: var(--muted); min-width: 40ch; }
-th { background: var(--bg); cursor: pointer; user-select: none; }
+td.note { font-size: 12px; color: var(--muted); min-width: 24ch; }
+th { background: var(--bg); cursor: pointer; user-select: none; white-space: normal; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
 tbody tr:hover { background: #f2f7ff; }
@@ -100,7 +100,7 @@ figcaption { max-width: 90ch; color: var(--muted); }
             position: sticky; top: 38px; z-index: 1; }
 .controls label { font-weight: 600; }
 select, button { font: inherit; padding: 2px 6px; }
-#gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr));
+#gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
            gap: 10px; margin: 12px 0 40px; }
 .card { display: flex; gap: 8px; border: 1px solid var(--line); border-left-width: 6px;
         padding: 6px; background: #fff; font-size: 13px; line-height: 1.35; }
@@ -274,7 +274,10 @@ def _esc(value: object) -> str:
 def _num(value: object, fmt: str = "{:.3f}") -> _Cell:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ("–", None)
-    return (fmt.format(value), float(value))
+    text = fmt.format(value)
+    if re.fullmatch(r"-0\.?0*%?", text):  # a tiny negative printed as "-0.000"
+        text = text[1:]
+    return (text, float(value))
 
 
 def _ci(value: object, ci: object, fmt: str = "{:.3f}") -> _Cell:
@@ -305,7 +308,7 @@ def _table(
         for i, (text, key) in enumerate(row):
             cls = ' class="text"' if i in text_columns else ""
             if i == len(row) - 1 and header[-1] == "note":
-                cls = ' class="text note"
+                cls = ' class="text note"'
             value = "" if key is None else _esc(key)
             cells.append(f'<td{cls} data-value="{value}">{_esc(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")

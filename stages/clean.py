@@ -50,7 +50,11 @@ def main() -> None:
         # Ground truth reaches only the baselines: the oracle drops exactly the flips, random
         # drops as many.
         flipped=flipped if args.method in ("oracle", "random") else None,
-        noise_rate_estimate=estimate_noise_rate(given, pred_probs),
+        noise_rate_estimate=(
+            estimate_noise_rate(given, pred_probs)
+            if getattr(method, "uses_noise_estimate", False)
+            else None
+        ),
         seed=params.seed,
     )
     result = method.run(context, **getattr(params.clean, args.method))

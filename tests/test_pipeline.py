@@ -57,3 +57,25 @@ def test_second_repro_is_up_to_date(tiny_project):
     project, env = tiny_project
     out = _run(["dvc", "status"], project, env)
     assert "up to date" in out, out
+
+
+def test_report_and_regression_come_out(tiny_project):
+    project, _ = tiny_project
+    regression = json.loads((project / "metrics" / "regression.json").read_text())
+    assert "slope_ci" in regression["accuracy"]["methods"]["none"]
+    html = (project / "report" / "index.html").read_text()
+    assert 'id="gallery"' in html and "http://" not in html
+
+
+def test_changing_epochs_reruns_training_onwards_only(tiny_project):
+    project, env = tiny_project
+    params = project / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("  epochs: 4\n", "  epochs: 5\n"))
+    try:
+        dry = _run(["dvc", "repro", "--dry"], project, env)
+    finally:
+        params.write_text(original)
+    ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
+    assert not any(name == "generate" or name.startswith("corrupt@") for name in ran), ran
+    assert {"train@0.0", "train@0.2", "clean@0.2-aum", "retrain@0.2-oracle"} <= ran

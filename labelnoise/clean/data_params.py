@@ -336,6 +336,7 @@ class DataParameters:
 
     name = "data_params"
     trains_model = True  # the stage builds ctx.train_config (and imports torch) only for these
+    uses_noise_estimate = True  # frac="auto" reads cleanlab's estimate; others skip computing it
 
     def run(
         self,
