@@ -122,19 +122,23 @@ def detection_metrics(
     }
 
 
-def pr_curve(flipped: np.ndarray, scores: np.ndarray, *, max_points: int = 200) -> dict:
+def pr_curve(flipped: np.ndarray, scores: np.ndarray, *, max_points: int = 200) -> list[dict]:
     """Precision–recall curve of ``scores`` against ``flipped``, thinned to ``max_points``.
 
     Returns
     -------
-    dict
-        ``precision`` and ``recall`` lists of equal length (empty when there is no flip).
+    list of dict
+        ``{"recall", "precision"}`` records, recall descending (empty when there is no flip) —
+        the row form ``dvc plots`` reads.
     """
     from sklearn.metrics import precision_recall_curve
 
     flipped = np.asarray(flipped, dtype=bool)
     if not flipped.any():
-        return {"precision": [], "recall": []}
+        return []
     precision, recall, _ = precision_recall_curve(flipped, np.asarray(scores, dtype=float))
     keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).astype(int))
-    return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}
+    return [
+        {"recall": float(r), "precision": float(p)}
+        for r, p in zip(recall[keep], precision[keep], strict=True)
+    ]

@@ -68,7 +68,8 @@ def main() -> None:
     )
     write_json(args.metrics, metrics)
     write_json(
-        args.pr, {"rate": args.rate, "method": args.method, **pr_curve(flipped, result.scores)}
+        args.pr,
+        {"rate": args.rate, "method": args.method, "curve": pr_curve(flipped, result.scores)},
     )
     print(
         f"{args.method} @ {args.rate}: flagged {metrics['n_flagged']} "

@@ -39,7 +39,8 @@ def main() -> None:
     )
     write_json(args.metrics, metrics)
     write_json(
-        args.pr, {"rate": args.rate, "method": "consensus", **pr_curve(flipped, result.scores)}
+        args.pr,
+        {"rate": args.rate, "method": "consensus", "curve": pr_curve(flipped, result.scores)},
     )
     print(f"consensus @ {args.rate} of {sorted(members)}: flagged {metrics['n_flagged']}")
 

@@ -55,5 +55,6 @@ def test_pr_curve_is_thinned_and_empty_without_flips():
     rng = np.random.default_rng(0)
     flipped = rng.random(1000) < 0.2
     curve = pr_curve(flipped, rng.random(1000), max_points=50)
-    assert len(curve["precision"]) == len(curve["recall"]) <= 50
-    assert pr_curve(np.zeros(5, bool), np.arange(5.0)) == {"precision": [], "recall": []}
+    assert 2 <= len(curve) <= 50 and set(curve[0]) == {"recall", "precision"}
+    assert curve[0]["recall"] == 1.0 and curve[-1]["recall"] == 0.0
+    assert pr_curve(np.zeros(5, bool), np.arange(5.0)) == []

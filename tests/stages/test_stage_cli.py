@@ -96,12 +96,18 @@ def test_generate_refuses_an_unreadable_base_image(tmp_path):
     [
         ({}, "1.5", "rate"),
         ({"noise.kind": "within_coarse"}, "0.2", "within_coarse"),
-        ({"noise.kind": "matrix", "noise.matrix": [[0.5, 0.2, 0.2, 0.2]] * 4}, "0.2", "rows must sum to 1"),
+        (
+            {"noise.kind": "matrix", "noise.matrix": [[0.5, 0.2, 0.2, 0.2]] * 4},
+            "0.2",
+            "rows must sum to 1",
+        ),
     ],
 )
 def test_corrupt_refuses_bad_noise(tmp_path, tiny_dataset, changes, rate, pattern):
     _write_params(tmp_path, changes)
-    done = _stage(tmp_path, "corrupt.py", "--rate", rate, "--dataset", str(tiny_dataset), "--out", "n")
+    done = _stage(
+        tmp_path, "corrupt.py", "--rate", rate, "--dataset", str(tiny_dataset), "--out", "n"
+    )
     _assert_refused(done, pattern)
     assert not (tmp_path / "n").exists()
 
@@ -110,7 +116,9 @@ def test_corrupt_writes_exact_flips(tmp_path, tiny_dataset):
     import pandas as pd
 
     _write_params(tmp_path, {})
-    done = _stage(tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n")
+    done = _stage(
+        tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n"
+    )
     assert done.returncode == 0, done.stderr
     labels = pd.read_csv(tmp_path / "n" / "labels.csv")
     assert labels["flipped"].sum() == round(0.25 * len(labels))
