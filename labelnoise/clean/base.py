@@ -7,9 +7,9 @@ This module imports only numpy so that ``import labelnoise.clean`` stays light.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
