@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main``; a ``ValueError`` (bad input) becomes ``error: ...`` and exit 2.
 
-    An interrupt exits 130 with a message; anything else keeps its traceback, as it is a bug.
+    SIGTERM is handled like Ctrl-C: outputs are written atomically and training checkpoints
+    after every epoch, so an interrupted stage leaves its previous outputs (or none) and the
+    next ``dvc repro`` resumes. It exits 130 with a message. Anything else keeps its traceback,
+    as it is a bug.
     """
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         main()
     except ValueError as err:

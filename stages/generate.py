@@ -1,23 +1,15 @@
-"""Stage `generate`: a 100%-correctly-labelled image dataset and the figure of its alterations."""
+"""Stage `generate`: the dataset — a generated, 100%-correctly-labelled task, or your own images
+imported once from a folder or CSV (the originals are only read)."""
 
 import argparse
 from pathlib import Path
 
 from labelnoise.cli import run_stage
-from labelnoise.io import save_figure
-from labelnoise.params import load_params
+from labelnoise.io import atomic_path, save_figure, write_csv
+from labelnoise.params import DataParams, load_params
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, required=True, help="dataset directory to write")
-    parser.add_argument("--figure", type=Path, required=True, help="PNG of every alteration")
-    args = parser.parse_args()
-    params = load_params()
-    data = params.data
-    if data.source != "generate":
-        raise ValueError(f"data.source is {data.source!r}: this stage only generates")
-
+def _generate(data: DataParams, seed: int, out: Path):
     from labelnoise.data import alterations_figure, generate_dataset, save_dataset
 
     dataset = generate_dataset(
@@ -31,20 +23,60 @@ def main() -> None:
         vertices=data.vertices,
         area=data.area,
         crop_scale=data.crop_scale,
-        seed=params.seed,
+        seed=seed,
     )
-    save_dataset(dataset, args.out)
+    save_dataset(dataset, out)
     figure = alterations_figure(
-        seed=params.seed,
+        seed=seed,
         base=data.base,
         base_path=data.base_path,
         vertices=data.vertices,
         area=data.area,
         crop_scale=data.crop_scale,
     )
+    return dataset, figure
+
+
+def _import(data: DataParams, seed: int, out: Path):
+    from labelnoise.data import examples_figure, import_dataset, save_dataset
+
+    dataset, skipped = import_dataset(
+        Path(data.path),
+        kind=data.source,
+        image_size=data.image_size,
+        resize=data.resize,
+        val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
+        on_bad_image=data.on_bad_image,
+        seed=seed,
+        workers=data.workers,
+        images_path=out / "images.npy",
+    )
+    save_dataset(dataset, out, write_images=False)
+    # Every file left out is listed: with on_bad_image: skip nothing is dropped silently.
+    write_csv(skipped, out / "skipped.csv")
+    if len(skipped):
+        print(f"skipped {len(skipped)} unreadable or missing images: see {out}/skipped.csv")
+    train_images, train_labels, _ = dataset.split("train")
+    figure = examples_figure(train_images, train_labels, class_names=dataset.classes, seed=seed)
+    return dataset, figure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    parser.add_argument("--figure", type=Path, required=True, help="PNG of the images")
+    args = parser.parse_args()
+    params = load_params()
+    data = params.data
+    build = _generate if data.source == "generate" else _import
+    with atomic_path(args.out, directory=True) as tmp:
+        dataset, figure = build(data, params.seed, tmp)
     save_figure(figure, args.figure)
     counts = dataset.index.groupby("split").size().to_dict()
-    print(f"generated {len(dataset.index)} images of {data.image_size} px: {counts} -> {args.out}")
+    print(
+        f"{data.source}: {len(dataset.index)} images of {data.image_size} px {counts} -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ def tiny_project(tmp_path_factory):
     _run(["git", "init", "-q"], project, env)
     _run(["dvc", "init", "-q"], project, env)
     _run(["dvc", "config", "core.analytics", "false"], project, env)
+    _run(["git", "add", "-A"], project, env)
+    _run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], project, env
+    )
     _run(["dvc", "repro"], project, env)
     return project, env
 

@@ -75,3 +75,43 @@ def alterations_figure(
         axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.subplots_adjust(left=0.2, right=0.99, top=0.98, bottom=0.01, wspace=0.05, hspace=0.08)
     return fig
+
+
+def examples_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: list[str],
+    per_class: int = 8,
+    seed: int,
+    cell_inches: float = 1.1,
+):
+    """Random train images of every class, one row per class: what an imported dataset looks like.
+
+    Parameters
+    ----------
+    images
+        uint8 ``(n, H, W, 3)``.
+    labels
+        ``(n,)`` class indices into ``class_names``.
+    per_class
+        Images per row; a class with fewer shows all it has.
+    """
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(cell_inches * per_class + 1.6, cell_inches * len(class_names)))
+    axes = fig.subplots(len(class_names), per_class, squeeze=False)
+    for row, name in enumerate(class_names):
+        members = np.flatnonzero(labels == row)
+        chosen = np.sort(rng.choice(members, size=min(per_class, len(members)), replace=False))
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(chosen):
+                ax.imshow(images[chosen[col]], interpolation="nearest")
+            else:
+                ax.axis("off")
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+    fig.suptitle("Examples of each class (given labels)")
+    return fig

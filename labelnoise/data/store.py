@@ -73,11 +73,16 @@ class Dataset:
         return images, labels, ids
 
 
-def save_dataset(dataset: Dataset, out_dir: str | os.PathLike) -> None:
-    """Write ``images.npy``, ``index.csv`` and ``classes.json`` into ``out_dir`` (each atomic)."""
+def save_dataset(dataset: Dataset, out_dir: str | os.PathLike, *, write_images: bool = True) -> None:
+    """Write ``images.npy``, ``index.csv`` and ``classes.json`` into ``out_dir`` (each atomic).
+
+    ``write_images=False`` leaves ``images.npy`` alone: an import already decoded straight into
+    it, memory-mapped, and rewriting it would hold every image in memory once more.
+    """
     out = Path(out_dir)
     _validate(dataset.images, dataset.index, dataset.meta, out)
-    save_npy(out / IMAGES_FILE, dataset.images)
+    if write_images:
+        save_npy(out / IMAGES_FILE, dataset.images)
     write_csv(dataset.index[list(INDEX_COLUMNS)], out / INDEX_FILE)
     write_json(out / CLASSES_FILE, dataset.meta)
 

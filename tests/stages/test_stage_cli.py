@@ -123,3 +123,56 @@ def test_corrupt_writes_exact_flips(tmp_path, tiny_dataset):
     labels = pd.read_csv(tmp_path / "n" / "labels.csv")
     assert labels["flipped"].sum() == round(0.25 * len(labels))
     assert (labels["flipped"] == (labels["given"] != labels["true"])).all()
+
+
+def _train_args(dataset: Path, labels: Path, out: str) -> list[str]:
+    return [
+        "--rate", "0.25", "--dataset", str(dataset), "--labels", str(labels),
+        "--out", f"{out}/arrays", "--metrics", f"{out}/metrics.json",
+        "--confusion", f"{out}/confusion.csv", "--live", f"{out}/live",
+        "--checkpoints", f"{out}/checkpoints",
+    ]  # fmt: skip
+
+
+def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, tiny_dataset):
+    import json
+    import signal
+    import time
+
+    _write_params(tmp_path, {"train.epochs": 6})
+    done = _stage(
+        tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n"
+    )
+    assert done.returncode == 0, done.stderr
+    labels = tmp_path / "n" / "labels.csv"
+
+    whole = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, labels, "whole"))
+    assert whole.returncode == 0, whole.stderr
+
+    checkpoint = tmp_path / "cut" / "checkpoints" / "full.pt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "stages" / "train.py"),
+            *_train_args(tiny_dataset, labels, "cut"),
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("training finished before the signal arrived")
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+
+    resumed = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, labels, "cut"))
+    assert resumed.returncode == 0, resumed.stderr
+    first = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    second = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert first == second

@@ -1,0 +1,77 @@
+"""Stage `results`: ranked label issues, the cleaned label file and link trees for one rate.
+
+With your own data and `noise.rates: [0.0]` this is the answer: which given labels look wrong.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from labelnoise.cli import run_stage
+from labelnoise.io import atomic_path, load_npy, write_csv
+from labelnoise.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--noisy", type=Path, required=True, help="data/noisy: one folder per rate")
+    parser.add_argument("--train", type=Path, required=True, help="data/train: one per rate")
+    parser.add_argument("--clean", type=Path, required=True, help="data/clean: one per rate")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_params()
+    options = {"rate": params.noise.rates[0], "method": "consensus", "links": "hardlink"}
+    unknown = set(params.results) - set(options)
+    if unknown:
+        raise ValueError(
+            f"results: unknown parameter(s) {sorted(unknown)}; valid: {sorted(options)}"
+        )
+    options.update(params.results)
+    if options["rate"] not in params.noise.rates:
+        raise ValueError(f"results.rate {options['rate']} is not one of noise.rates")
+    rate = str(options["rate"])
+
+    from labelnoise.clean import load_result
+    from labelnoise.data import load_dataset
+    from labelnoise.results import label_issues_table, write_link_trees
+
+    dataset = load_dataset(args.dataset, mmap=True)
+    labels = pd.read_csv(args.noisy / rate / "labels.csv")
+    found = sorted((args.clean / rate).glob("*.npz"))
+    results = {p.stem: load_result(p) for p in found if p.stem not in ("none", "oracle", "random")}
+    if options["method"] not in results:
+        raise ValueError(
+            f"results.method {options['method']!r} has no output in {args.clean / rate}; "
+            f"found {sorted(results)}"
+        )
+    flipped = labels["flipped"].to_numpy(dtype=bool)
+    table = label_issues_table(
+        dataset.index[dataset.index["split"] == "train"],
+        labels["given"].to_numpy(),
+        load_npy(args.train / rate / "oos_probs.npy"),
+        results,
+        class_names=dataset.classes,
+        rank_by=options["method"],
+        flipped=flipped if flipped.any() else None,
+    )
+    flag = f"{options['method']}_flag"
+    with atomic_path(args.out, directory=True) as tmp:
+        write_csv(table, tmp / "label_issues.csv")
+        kept = table[~table[flag]].sort_values("id")
+        write_csv(
+            kept[["id", "path", "given", "given_name"]].rename(
+                columns={"given": "label", "given_name": "label_name"}
+            ),
+            tmp / "cleaned_labels.csv",
+        )
+        links = write_link_trees(table, tmp, flag_column=flag, mode=options["links"])
+    print(
+        f"rate {rate}: {int(table[flag].sum())} of {len(table)} flagged by {options['method']}; "
+        f"links: {links} -> {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
