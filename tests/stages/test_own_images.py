@@ -1,0 +1,135 @@
+"""A practitioner's folder of images, run through the pipeline's stages: issues ranked, originals
+untouched, cleaned tree linked."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+from test_stage_cli import _write_params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _stage(cwd: Path, script: str, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"{script}: {done.stderr[-3000:]}"
+
+
+def _image_folder(root: Path) -> list[Path]:
+    """An imbalanced binary task: 90 'warm' images (red region) and 30 'cold' (blue), in mixed
+    formats, modes and sizes."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for label, count, channel in (("warm", 90, 0), ("cold", 30, 2)):
+        folder = root / "train" / label
+        folder.mkdir(parents=True)
+        for i in range(count):
+            h, w = rng.integers(20, 48, size=2)
+            pixels = rng.integers(0, 90, size=(h, w, 3)).astype(np.uint8)
+            pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4, channel] = 240
+            image = Image.fromarray(pixels)
+            kind = i % 4
+            if kind == 0:
+                path = folder / f"{i}.jpg"
+                image.save(path, quality=90)
+            elif kind == 1:
+                path = folder / f"{i}.png"
+                image.convert("RGBA").save(path)
+            elif kind == 2:
+                path = folder / f"{i}.webp"
+                image.save(path)
+            else:
+                path = folder / f"{i}.bmp"
+                image.convert("P").save(path)
+            paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
+    paths = _image_folder(tmp_path / "images")
+    before = {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths}
+    _write_params(
+        tmp_path,
+        {
+            "data.source": "folder",
+            "data.path": str(tmp_path / "images"),
+            "noise.rates": [0.15],
+            "train.epochs": 8,
+            "train.class_weights": True,
+            "results.rate": 0.15,
+            "results.method": "cleanlab",
+        },
+    )
+    _stage(tmp_path, "generate.py", "--out", "data/dataset", "--figure", "examples.png")
+    _stage(
+        tmp_path,
+        "corrupt.py",
+        "--rate",
+        "0.15",
+        "--dataset",
+        "data/dataset",
+        "--out",
+        "data/noisy/0.15",
+    )
+    _stage(
+        tmp_path, "train.py", "--rate", "0.15", "--dataset", "data/dataset",
+        "--labels", "data/noisy/0.15/labels.csv", "--out", "data/train/0.15",
+        "--metrics", "baseline.json", "--confusion", "confusion.csv", "--live", "live",
+        "--checkpoints", "checkpoints",
+    )  # fmt: skip
+    for method in ("cleanlab", "mistakenness"):
+        _stage(
+            tmp_path, "clean.py", "--rate", "0.15", "--method", method, "--dataset", "data/dataset",
+            "--labels", "data/noisy/0.15/labels.csv", "--train", "data/train/0.15",
+            "--out", f"data/clean/0.15/{method}.npz", "--metrics", f"{method}.json",
+            "--pr", f"{method}-pr.json",
+        )  # fmt: skip
+    _stage(
+        tmp_path, "results.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
+        "--train", "data/train", "--clean", "data/clean", "--out", "results",
+    )  # fmt: skip
+
+    baseline = json.loads((tmp_path / "baseline.json").read_text())
+    assert {"balanced_accuracy", "hter"} <= set(baseline)
+    issues = pd.read_csv(tmp_path / "results" / "label_issues.csv")
+    assert issues["injected_flip"].sum() == round(0.15 * len(issues))
+    assert roc_auc_score(issues["injected_flip"], issues["cleanlab_score"]) > 0.85
+    assert issues["path"].map(lambda p: Path(p).is_file()).all()
+
+    cleaned = list((tmp_path / "results" / "cleaned").rglob("*.*"))
+    flagged = list((tmp_path / "results" / "flagged").rglob("*.*"))
+    assert len(cleaned) + len(flagged) == len(issues)
+    for link in cleaned + flagged:
+        assert any(os.path.samefile(link, p) for p in paths)
+    kept = pd.read_csv(tmp_path / "results" / "cleaned_labels.csv")
+    assert len(kept) == len(cleaned)
+    assert {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths} == before
+
+
+def test_a_broken_image_stops_the_import_and_leaves_no_dataset(tmp_path):
+    _image_folder(tmp_path / "images")
+    (tmp_path / "images" / "train" / "warm" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    (tmp_path / "images" / "train" / "cold" / "empty.png").write_bytes(b"")
+    _write_params(tmp_path, {"data.source": "folder", "data.path": str(tmp_path / "images")})
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "generate.py"), "--out", "ds", "--figure", "f.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "broken.jpg" in done.stderr and "empty.png" in done.stderr
+    assert not (tmp_path / "ds").exists()
