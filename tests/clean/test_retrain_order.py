@@ -1,6 +1,5 @@
 """Retraining on what a method keeps: the oracle's kept set beats cleanlab's, which beats random."""
 
-import numpy as np
 from quadrants import CONFIG, C, quadrant_data
 
 from labelnoise.clean import CleanContext, get_method
