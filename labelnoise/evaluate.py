@@ -86,7 +86,8 @@ def detection_metrics(
     Returns
     -------
     dict
-        ``precision``, ``recall``, ``f1`` of the flags; ``auroc`` and ``auprc`` (average
+        ``precision``, ``recall``, ``f1`` of the flags (``None`` without a flip: every flag
+        is then a false positive, counted below); ``auroc`` and ``auprc`` (average
         precision) of the scores — ``None`` when there is no flip or nothing but flips, as
         ranking quality is undefined then; ``n_flagged``, ``n_flipped``, ``false_positives``.
     """
@@ -110,10 +111,11 @@ def detection_metrics(
         flipped, flags, average="binary", zero_division=0
     )
     ranked = 0 < flipped.sum() < len(flipped)
+    known = bool(flipped.any())
     return {
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
+        "precision": float(precision) if known else None,
+        "recall": float(recall) if known else None,
+        "f1": float(f1) if known else None,
         "auroc": float(roc_auc_score(flipped, scores)) if ranked else None,
         "auprc": float(average_precision_score(flipped, scores)) if ranked else None,
         "n_flagged": int(flags.sum()),

@@ -14,6 +14,8 @@ BASES = ("skimage", "procedural", "folder")
 NOISE_KINDS = ("symmetric", "pairflip", "within_coarse", "matrix")
 MODELS = ("small_cnn", "resnet18")
 DEVICES = ("auto", "cpu", "cuda")
+# dvc.yaml's consensus stage reads these methods' results at every rate.
+CONSENSUS_MEMBERS = ("cleanlab", "tvnet", "data_params", "mistakenness", "aum")
 
 
 class _Section(BaseModel):
@@ -129,6 +131,11 @@ class CleanParams(_Section):
         unknown = [name for name in value if name not in METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}; valid: {sorted(METHODS)}")
+        if "consensus" in value:
+            raise ValueError("consensus has a stage of its own: list it in retrain.methods only")
+        missing = [name for name in CONSENSUS_MEMBERS if name not in value]
+        if missing:
+            raise ValueError(f"the consensus stage needs {missing} (members named in dvc.yaml)")
         return value
 
 
@@ -146,6 +153,26 @@ class Params(_Section):
     regress: dict[str, Any] = Field(default_factory=dict)
     report: dict[str, Any] = Field(default_factory=dict)
     results: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _within_coarse_needs_fine(self) -> Params:
+        if self.noise.kind == "within_coarse" and self.data.task != "fine":
+            raise ValueError(
+                f"noise.kind within_coarse flips a subclass to a sibling: it needs data.task "
+                f"fine, not {self.data.task!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _retrain_methods(self) -> Params:
+        valid = {*self.clean.methods, "consensus"} - {"none"}
+        unknown = [name for name in self.retrain.methods if name not in valid]
+        if unknown:
+            raise ValueError(
+                f"retrain.methods {unknown} are not cleaned (none is the baseline itself); "
+                f"valid: {sorted(valid)}"
+            )
+        return self
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

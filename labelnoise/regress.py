@@ -48,6 +48,25 @@ class Metrics(NamedTuple):
     detect: pd.DataFrame
 
 
+def select(metrics: Metrics, *, rates: Sequence[float], methods: Sequence[str]) -> Metrics:
+    """Keep only the rows of the current grid: files of rates or methods dropped from
+    ``params.yaml`` stay on disk after an earlier run and must not enter the fits.
+
+    ``methods`` are the retrained and detection methods; the baseline (``none``) is always kept.
+    """
+    wanted = np.asarray(rates, dtype=float)
+
+    def keep(table: pd.DataFrame) -> pd.DataFrame:
+        if table.empty:
+            return table
+        in_grid = np.isclose(table["rate"].to_numpy(float)[:, None], wanted[None, :]).any(axis=1)
+        if "method" in table.columns:
+            in_grid &= table["method"].isin([*methods, BASELINE]).to_numpy()
+        return table[in_grid].reset_index(drop=True)
+
+    return Metrics(keep(metrics.runs), keep(metrics.per_class), keep(metrics.detect))
+
+
 # ----------------------------------------------------------------------------- reading
 
 

@@ -72,12 +72,17 @@ def label_issues_table(
 
 
 def write_link_trees(
-    table: pd.DataFrame, out_dir: Path, *, flag_column: str, mode: str = "hardlink"
+    table: pd.DataFrame,
+    out_dir: Path,
+    *,
+    flag_column: str,
+    imported: bool,
+    mode: str = "hardlink",
 ) -> dict[str, int]:
     """ImageFolder trees ``cleaned/<label>/`` and ``flagged/<label>/`` of links to the originals.
 
-    Nothing is copied or moved. Only rows whose ``path`` is an existing file get a link, so
-    generated datasets (whose sources are crops, not files) get none.
+    Nothing is copied or moved. Generated datasets (``sources`` are crops of photographs, not
+    files of their own) get no trees; for imported ones every original must still exist.
 
     Returns
     -------
@@ -86,7 +91,10 @@ def write_link_trees(
     """
     from labelnoise.data import link_tree
 
-    files = table[table["path"].map(lambda p: Path(p).is_file())]
+    if not imported:
+        return {"cleaned": 0, "flagged": 0}
+    # link_tree names every original that vanished since the import in one error.
+    files = table
     counts = {}
     for tree, rows in (
         ("cleaned", files[~files[flag_column]]),

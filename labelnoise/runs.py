@@ -19,6 +19,25 @@ def train_config(params: TrainParams):
     return TrainConfig(**params.model_dump(exclude={"folds"}))
 
 
+def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
+    """``labels.csv`` of the corrupt stage, checked row by row against the dataset's train split.
+
+    Every later stage pairs these rows with the train images by position, so a file from another
+    dataset or reordered rows must stop the run rather than mislabel it.
+    """
+    labels = pd.read_csv(path)
+    missing = {"id", "true", "given", "flipped"} - set(labels.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    _, _, train_ids = dataset.split("train")
+    if len(labels) != len(train_ids) or not np.array_equal(labels["id"].to_numpy(), train_ids):
+        raise ValueError(f"{path}: rows do not match the train split of the dataset (ids or order)")
+    given = labels["given"].to_numpy()
+    if given.min() < 0 or given.max() >= dataset.n_classes:
+        raise ValueError(f"{path}: given labels outside [0, {dataset.n_classes})")
+    return labels
+
+
 @dataclass
 class TestedModel:
     model: object
@@ -76,7 +95,9 @@ def train_and_test(
         checkpoint_path=checkpoint_path,
         desc=desc,
     )
-    proba = predict_proba(result.model, test_images, device=result.device)
+    proba = predict_proba(
+        result.model, test_images, device=result.device, batch_size=params.eval_batch_size
+    )
     predicted = proba.argmax(axis=1)
     metrics = classification_metrics(test_labels, predicted, class_names=dataset.classes)
     names = np.asarray(dataset.classes)

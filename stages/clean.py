@@ -3,8 +3,6 @@
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from labelnoise.cli import run_stage
 from labelnoise.io import load_npy, write_json
 from labelnoise.params import load_params
@@ -24,14 +22,15 @@ def main() -> None:
     params = load_params()
 
     from labelnoise.clean import CleanContext, get_method, save_result
+    from labelnoise.clean.base import check_result
     from labelnoise.clean.cleanlab_method import estimate_noise_rate
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
-    from labelnoise.runs import train_config
+    from labelnoise.runs import read_noisy_labels, train_config
 
     method = get_method(args.method)
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = pd.read_csv(args.labels)
+    labels = read_noisy_labels(args.labels, dataset)
     given = labels["given"].to_numpy()
     flipped = labels["flipped"].to_numpy(dtype=bool)
     pred_probs = load_npy(args.train / "oos_probs.npy")
@@ -58,6 +57,7 @@ def main() -> None:
         seed=params.seed,
     )
     result = method.run(context, **getattr(params.clean, args.method))
+    result = check_result(args.method, result, context.n)
     save_result(result, args.out)
     metrics = detection_metrics(flipped, result.scores, result.flags)
     metrics.update(
@@ -73,7 +73,7 @@ def main() -> None:
     )
     print(
         f"{args.method} @ {args.rate}: flagged {metrics['n_flagged']} "
-        f"(true flips {metrics['n_flipped']}), F1 {metrics['f1']:.3f}, AUROC {metrics['auroc']}"
+        f"(true flips {metrics['n_flipped']}), F1 {metrics['f1']}, AUROC {metrics['auroc']}"
     )
 
 

@@ -22,12 +22,14 @@ def main() -> None:
     params = load_params()
 
     from labelnoise.clean import load_result, save_result
+    from labelnoise.clean.base import reject_unknown_params
     from labelnoise.clean.consensus import combine
     from labelnoise.evaluate import detection_metrics, pr_curve
 
     flipped = pd.read_csv(args.labels)["flipped"].to_numpy(dtype=bool)
     members = {path.stem: load_result(path) for path in args.members}
-    result = combine(members, n=len(flipped), **params.clean.consensus)
+    reject_unknown_params("consensus", params.clean.consensus)
+    result = combine(members, n=len(flipped))
     save_result(result, args.out)
     metrics = detection_metrics(flipped, result.scores, result.flags)
     metrics.update(

@@ -30,9 +30,9 @@ def main() -> None:
         rate=args.rate,
         n_classes=dataset.n_classes,
         kind=params.noise.kind,
-        fine_to_coarse=dataset.meta.get("fine_to_coarse")
-        if dataset.meta["task"] == "fine"
-        else None,
+        fine_to_coarse=(
+            dataset.meta["fine_to_coarse"] if params.noise.kind == "within_coarse" else None
+        ),
         transition=np.asarray(params.noise.matrix) if params.noise.matrix is not None else None,
         seed=params.seed,
     )

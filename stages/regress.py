@@ -55,9 +55,13 @@ def main() -> None:
         collect,
         detection_plot_table,
         regression_report,
+        select,
     )
 
-    metrics = collect(args.metrics_dir, seeds=seeds)
+    grid = {*params.clean.methods, *params.retrain.methods}
+    metrics = select(
+        collect(args.metrics_dir, seeds=seeds), rates=params.noise.rates, methods=sorted(grid)
+    )
     report = regression_report(
         metrics, reference=reference, drops=drops, n_boot=n_boot, seed=params.seed
     )

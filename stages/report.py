@@ -48,7 +48,7 @@ def main() -> None:
     from labelnoise import figures as F
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
-    from labelnoise.regress import collect
+    from labelnoise.regress import collect, select
     from labelnoise.report import build_report, top_suspects
 
     dataset = load_dataset(args.dataset, mmap=True)
@@ -63,7 +63,8 @@ def main() -> None:
     refs = ("none", "oracle", "random")
     order = [*F.METHOD_ORDER, *sorted(p.stem for p in clean_dir.glob("*.npz"))]
     order = [m for m in dict.fromkeys(order) if m not in refs] + list(refs[1:])
-    found = [m for m in order if (clean_dir / f"{m}.npz").is_file()]
+    grid = {*params.clean.methods, "consensus"}
+    found = [m for m in order if m in grid and (clean_dir / f"{m}.npz").is_file()]
     methods = section.get("methods", found)
     if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
         raise ValueError(f"params.yaml: report.methods must be a list of names, got {methods!r}")
@@ -111,7 +112,10 @@ def main() -> None:
     suspects["confidence"] = probs[rows, suspects["suggested"].to_numpy()]
     suspects["flipped"], suspects["true"] = flipped[rows], labels["true"].to_numpy()[rows]
     suspects["id"] = labels["id"].to_numpy()[rows]
-    metrics = collect([args.metrics_dir], seeds=[seed])
+    grid = {*params.clean.methods, *params.retrain.methods}
+    metrics = select(
+        collect([args.metrics_dir], seeds=[seed]), rates=params.noise.rates, methods=sorted(grid)
+    )
     page = build_report(
         metrics.runs,
         metrics.detect,

@@ -40,7 +40,9 @@ def main() -> None:
     dataset = load_dataset(args.dataset, mmap=True)
     labels = pd.read_csv(args.noisy / rate / "labels.csv")
     found = sorted((args.clean / rate).glob("*.npz"))
-    results = {p.stem: load_result(p) for p in found if p.stem not in ("none", "oracle", "random")}
+    # Only this grid's methods: files of methods since dropped from params.yaml stay on disk.
+    wanted = ({*params.clean.methods, "consensus"}) - {"none", "oracle", "random"}
+    results = {p.stem: load_result(p) for p in found if p.stem in wanted}
     if options["method"] not in results:
         raise ValueError(
             f"results.method {options['method']!r} has no output in {args.clean / rate}; "
@@ -66,7 +68,13 @@ def main() -> None:
             ),
             tmp / "cleaned_labels.csv",
         )
-        links = write_link_trees(table, tmp, flag_column=flag, mode=options["links"])
+        links = write_link_trees(
+            table,
+            tmp,
+            flag_column=flag,
+            imported=dataset.meta["task"] == "custom",
+            mode=options["links"],
+        )
     print(
         f"rate {rate}: {int(table[flag].sum())} of {len(table)} flagged by {options['method']}; "
         f"links: {links} -> {args.out}"

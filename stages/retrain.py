@@ -3,19 +3,16 @@
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from labelnoise.cli import run_stage
 from labelnoise.io import read_json, write_json
 from labelnoise.params import load_params
 
 
-def _train(args: argparse.Namespace, params, given, keep) -> dict:
-    from labelnoise.data import load_dataset
+def _train(args: argparse.Namespace, params, dataset, given, keep) -> dict:
     from labelnoise.runs import train_and_test
 
     tested = train_and_test(
-        load_dataset(args.dataset, mmap=True),
+        dataset,
         given,
         params=params.train,
         seed=params.seed,
@@ -40,16 +37,21 @@ def main() -> None:
     params = load_params()
 
     from labelnoise.clean import load_result
+    from labelnoise.data import load_dataset
+    from labelnoise.runs import read_noisy_labels
 
-    labels = pd.read_csv(args.labels)
+    dataset = load_dataset(args.dataset, mmap=True)
+    labels = read_noisy_labels(args.labels, dataset)
     keep = ~load_result(args.flags).flags
+    if len(keep) != len(labels):
+        raise ValueError(f"{args.flags}: {len(keep)} flags for {len(labels)} train examples")
     args.checkpoints.mkdir(parents=True, exist_ok=True)
     if keep.all():
-        # Same examples, labels, seed and config as the baseline: on CPU training is bitwise
-        # deterministic, so the baseline's result is this run's result.
+        # Same examples, labels, seed and config as the baseline: its result is this run's (bit
+        # for bit on CPU; on CUDA a rerun would differ only by run-to-run noise).
         metrics = {k: v for k, v in read_json(args.baseline).items() if k != "rate"}
     else:
-        metrics = _train(args, params, labels["given"].to_numpy(), keep)
+        metrics = _train(args, params, dataset, labels["given"].to_numpy(), keep)
     kept_flipped = int(labels["flipped"].to_numpy()[keep].sum())
     write_json(
         args.metrics,

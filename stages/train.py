@@ -4,7 +4,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from labelnoise.cli import run_stage
 from labelnoise.io import atomic_path, save_npy, write_csv, write_json
@@ -29,11 +28,11 @@ def main() -> None:
     import torch
 
     from labelnoise.data import load_dataset
-    from labelnoise.runs import train_and_test, train_config
+    from labelnoise.runs import read_noisy_labels, train_and_test, train_config
     from labelnoise.train import extract_features, out_of_sample_folds
 
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = pd.read_csv(args.labels)
+    labels = read_noisy_labels(args.labels, dataset)
     given = labels["given"].to_numpy()
     tested = train_and_test(
         dataset,
@@ -54,12 +53,18 @@ def main() -> None:
         config=train_config(params.train),
         seed=params.seed,
     )
+    batch = params.train.eval_batch_size
     with atomic_path(args.out, directory=True) as tmp:
         torch.save(tested.model.state_dict(), tmp / "model.pt")
         save_npy(tmp / "oos_probs.npy", oos.astype(np.float32))
         save_npy(tmp / "folds.npy", folds)
-        save_npy(tmp / "train_features.npy", extract_features(tested.model, train_images))
-        save_npy(tmp / "val_features.npy", extract_features(tested.model, val_images))
+        save_npy(
+            tmp / "train_features.npy",
+            extract_features(tested.model, train_images, batch_size=batch),
+        )
+        save_npy(
+            tmp / "val_features.npy", extract_features(tested.model, val_images, batch_size=batch)
+        )
         save_npy(tmp / "test_probs.npy", tested.test_proba.astype(np.float32))
     write_json(args.metrics, {"rate": args.rate, **tested.metrics})
     write_csv(tested.confusion, args.confusion)

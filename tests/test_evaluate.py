@@ -43,7 +43,8 @@ def test_detection_metrics_against_known_flips():
 
 def test_detection_metrics_without_flips_has_no_ranking_quality():
     m = detection_metrics(np.zeros(4, bool), np.arange(4.0), np.array([0, 0, 0, 1], bool))
-    assert m["auroc"] is None and m["auprc"] is None and m["false_positives"] == 1
+    assert m["auroc"] is None and m["auprc"] is None and m["f1"] is None
+    assert m["false_positives"] == 1
 
 
 def test_detection_metrics_rejects_nan_scores():

@@ -55,3 +55,20 @@ def test_yaml_1_2_floats_and_unreadable_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("a: [1,\n")
     with pytest.raises(ValueError, match="bad.yaml: not valid YAML"):
         read_yaml(tmp_path / "bad.yaml")
+
+
+def test_retrain_methods_must_be_cleaned_first():
+    raw = _default()
+    raw["retrain"]["methods"] = ["cleanlab", "none", "magic"]
+    with pytest.raises(ValueError, match=r"retrain.methods \['none', 'magic'\]"):
+        validate(raw)
+
+
+def test_consensus_members_must_be_cleaned():
+    raw = _default()
+    raw["clean"]["methods"] = ["cleanlab", "oracle"]
+    with pytest.raises(ValueError, match="consensus stage needs"):
+        validate(raw)
+    raw["clean"]["methods"] = [*_default()["clean"]["methods"], "consensus"]
+    with pytest.raises(ValueError, match="stage of its own"):
+        validate(raw)

@@ -56,7 +56,7 @@ def test_link_trees_point_at_untouched_originals(originals, tmp_path):
     before = {p: (open(p, "rb").read(), os.stat(p).st_mtime_ns) for p in originals}
     index, given, probs, results = _inputs(originals)
     table = label_issues_table(index, given, probs, results, class_names=["cat", "dog"])
-    counts = write_link_trees(table, tmp_path / "out", flag_column="consensus_flag")
+    counts = write_link_trees(table, tmp_path / "out", flag_column="consensus_flag", imported=True)
     assert counts == {"cleaned": 4, "flagged": 2}
     flagged = sorted((tmp_path / "out" / "flagged").rglob("*.png"))
     assert len(flagged) == 2

@@ -304,10 +304,12 @@ def _load_checkpoint(path: Path, key: dict, device: torch.device) -> dict | None
     except Exception as err:
         raise ValueError(f"{path}: unreadable checkpoint ({err})") from None
     if not isinstance(state, dict) or state.get("key") != key:
-        raise ValueError(
-            f"{path}: checkpoint belongs to another configuration, data or seed; "
-            "remove it or choose another checkpoint_path"
+        # A finished or abandoned run of other settings (the pipeline keeps checkpoints between
+        # runs): resuming it would be wrong, so this run starts afresh and overwrites it.
+        print(
+            f"{path}: checkpoint of other settings, data or seed; starting afresh", file=sys.stderr
         )
+        return None
     return state
 
 

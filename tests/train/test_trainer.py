@@ -134,7 +134,7 @@ def test_resume_after_interruption_is_exact(data, val, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
 
 
-def test_checkpoint_of_other_config_is_refused(data, tmp_path):
+def test_checkpoint_of_other_config_is_not_resumed(data, tmp_path, capsys):
     ckpt = tmp_path / "ckpt.pt"
     fit(
         *data,
@@ -144,8 +144,10 @@ def test_checkpoint_of_other_config_is_refused(data, tmp_path):
         checkpoint_path=ckpt,
         progress=False,
     )
-    with pytest.raises(ValueError, match="ckpt.pt"):
-        fit(*data, n_classes=3, config=FAST, seed=0, checkpoint_path=ckpt, progress=False)
+    resumed = fit(*data, n_classes=3, config=FAST, seed=0, checkpoint_path=ckpt, progress=False)
+    assert "starting afresh" in capsys.readouterr().err
+    fresh = fit(*data, n_classes=3, config=FAST, seed=0, progress=False)
+    assert resumed.history == fresh.history
 
 
 def test_nan_loss_names_epoch(data):
