@@ -33,7 +33,7 @@ class DataParams(_Section):
     n_val_per_class: int = Field(60, ge=1)
     n_test: int = Field(1200, ge=1)
     vertices: tuple[int, int] = (5, 9)
-    area: tuple[float, float] = (0.15, 0.35)
+    area: tuple[float, float] = (0.2, 0.4)
     crop_scale: tuple[float, float] = (0.25, 1.0)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)

@@ -52,6 +52,10 @@ class _LazyRegistry(Mapping[str, CleaningMethod]):
             self._loaded[name] = cls()
         return self._loaded[name]
 
+    def __contains__(self, name: object) -> bool:
+        # Mapping's default would import the method to answer; a name check must stay light.
+        return name in self._targets
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._targets)
 
