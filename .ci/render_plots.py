@@ -15,7 +15,9 @@ import vl_convert
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    plots = json.load(sys.stdin)
+    diff = json.load(sys.stdin)
+    # dvc 3 nests the plots under "data" (beside "errors" when some revision lacked a file).
+    plots = diff.get("data", diff)
     written = 0
     for plot_id, renders in plots.items():
         for k, render in enumerate(renders):
