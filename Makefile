@@ -45,3 +45,4 @@ bench: setup
 	python bench/generate.py
 	python bench/trainer.py
 	python bench/tvnet.py
+	python bench/importer.py
