@@ -121,6 +121,8 @@ def _classification_row(record: dict, path: Path, *, seed: int, method: str) -> 
         "accuracy": float(_field(record, "accuracy", path)),
         "balanced_accuracy": float(_field(record, "balanced_accuracy", path)),
         "macro_f1": float(_field(record, "macro_f1", path)),
+        # Two-class tasks only: half total error rate, the mean of the two class error rates.
+        "hter": float(record.get("hter", np.nan)),
         "macro_precision": float(np.mean([c["precision"] for c in classes])),
         "macro_recall": float(np.mean([c["recall"] for c in classes])),
         "n_test": n_test,

@@ -354,7 +354,11 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> 
 
 def _baseline_table(runs: pd.DataFrame) -> str:
     base = runs[runs["method"] == "none"].groupby("rate")
-    stats = base[["accuracy", "balanced_accuracy", "macro_f1"]].mean()
+    columns = ["accuracy", "balanced_accuracy", "macro_f1"]
+    headers = ["false-label rate", "accuracy", "balanced accuracy", "macro F1"]
+    if "hter" in runs and runs["hter"].notna().any():
+        columns, headers = [*columns, "hter"], [*headers, "HTER"]
+    stats = base[columns].mean()
     n_test = base["n_test"].first() if "n_test" in runs else None
     rows = [
         [
@@ -367,7 +371,7 @@ def _baseline_table(runs: pd.DataFrame) -> str:
     return _table(
         "baseline-table",
         "Baseline: trained on the noisy labels as given, tested on clean labels",
-        ["false-label rate", "accuracy", "balanced accuracy", "macro F1", "test images"],
+        [*headers, "test images"],
         rows,
     )
 

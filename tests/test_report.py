@@ -365,3 +365,24 @@ def test_page_in_headless_chromium(project, tmp_path):
             browser.close()
     assert external == [] and errors == []
     assert (shots / "report.png").stat().st_size > 10_000
+
+
+def test_baseline_table_shows_hter_for_two_class_tasks():
+    import pandas as pd
+
+    from labelnoise.report import _baseline_table
+
+    runs = pd.DataFrame(
+        {
+            "rate": [0.0, 0.1],
+            "method": ["none", "none"],
+            "accuracy": [0.9, 0.8],
+            "balanced_accuracy": [0.85, 0.75],
+            "macro_f1": [0.8, 0.7],
+            "hter": [0.15, 0.25],
+            "n_test": [100, 100],
+        }
+    )
+    html = _baseline_table(runs)
+    assert "HTER" in html and "0.25" in html
+    assert "HTER" not in _baseline_table(runs.assign(hter=float("nan")))
