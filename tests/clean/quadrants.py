@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from labelnoise.clean.base import CleanContext
 from labelnoise.train import TrainConfig
 
 N, C, SIZE = 240, 4, 16
@@ -35,3 +36,19 @@ def quadrant_data(seed: int, rate: float = 0.2) -> tuple[np.ndarray, np.ndarray,
     flipped[rng.choice(N, round(rate * N), replace=False)] = True
     given = np.where(flipped, (true + rng.integers(1, C, N)) % C, true)
     return images.astype(np.uint8), given, flipped
+
+
+def context(seed: int = 0, **kwargs) -> tuple[CleanContext, np.ndarray]:
+    """A cleaning context over :func:`quadrant_data` (uninformative probabilities), and flips."""
+    images, given, flipped = quadrant_data(seed)
+    ctx = CleanContext(
+        labels=given,
+        n_classes=C,
+        pred_probs=np.full((N, C), 1.0 / C),
+        images=images,
+        train_config=CONFIG,
+        seed=seed,
+        progress=False,
+        **kwargs,
+    )
+    return ctx, flipped

@@ -1,25 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from quadrants import CONFIG, C, N, quadrant_data
+from quadrants import C, N, context
 from sklearn.metrics import roc_auc_score
 
 from labelnoise.clean.aum import AreaUnderMargin, AUMHook, threshold_assignment
-from labelnoise.clean.base import CleanContext
-
-
-def context(seed: int = 0) -> tuple[CleanContext, np.ndarray]:
-    images, given, flipped = quadrant_data(seed)
-    ctx = CleanContext(
-        labels=given,
-        n_classes=C,
-        pred_probs=np.full((N, C), 1.0 / C),
-        images=images,
-        train_config=CONFIG,
-        seed=seed,
-        progress=False,
-    )
-    return ctx, flipped
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from quadrants import CONFIG, C, N, quadrant_data
+from quadrants import CONFIG, N, context, quadrant_data
 from sklearn.metrics import roc_auc_score
 
-from labelnoise.clean.base import CleanContext
 from labelnoise.clean.data_params import (
     CATEGORIES,
     DataParameters,
@@ -14,21 +13,6 @@ from labelnoise.clean.data_params import (
     SparseSGD,
     categorise,
 )
-
-
-def context(seed: int = 0, **kwargs) -> tuple[CleanContext, np.ndarray]:
-    images, given, flipped = quadrant_data(seed)
-    ctx = CleanContext(
-        labels=given,
-        n_classes=C,
-        pred_probs=np.full((N, C), 1.0 / C),
-        images=images,
-        train_config=CONFIG,
-        seed=seed,
-        progress=False,
-        **kwargs,
-    )
-    return ctx, flipped
 
 
 @pytest.fixture(scope="module")
