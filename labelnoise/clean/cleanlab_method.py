@@ -26,6 +26,9 @@ FILTER_BY = (
     "low_self_confidence",
 )
 SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+ENTROPY_SMOOTHING = 1e-4
+"""Weight of the uniform distribution mixed into the probabilities before cleanlab's
+``confidence_weighted_entropy`` score (see :meth:`Cleanlab.run`)."""
 
 
 def _off_diagonal_mass(joint: np.ndarray) -> float:
@@ -80,7 +83,9 @@ class Cleanlab:
         filter_by : str
             Flag rule passed to ``find_label_issues``, one of :data:`FILTER_BY`.
         score_method : str
-            Label-quality score of ``get_label_quality_scores``, one of :data:`SCORE_METHODS`.
+            Label-quality score of ``get_label_quality_scores``, one of :data:`SCORE_METHODS`;
+            ``confidence_weighted_entropy`` is computed on the probabilities mixed with
+            :data:`ENTROPY_SMOOTHING` of the uniform distribution.
         frac_noise : float
             Flag only the top ``frac_noise`` of the issues cleanlab would flag, in ``(0, 1]``.
         min_examples_per_class : int
@@ -126,7 +131,15 @@ class Cleanlab:
             confident_joint=None if filter_by == "confident_learning" else confident_joint,
             n_jobs=int(n_jobs),
         )
-        quality = get_label_quality_scores(labels, probs, method=score_method)
+        rank_probs = probs
+        if score_method == "confidence_weighted_entropy":
+            # cleanlab divides by max(x, 1e-6), x = entropy / self-confidence: a row one-hot to
+            # within ~1e-7 (common in float32) gets quality ~0 under the label the model predicts
+            # and ~1 under any other, so the ranking turns over. A little of the uniform
+            # distribution keeps x above that clip; the other two scores are affine in the
+            # probabilities and need no such care.
+            rank_probs = (1.0 - ENTROPY_SMOOTHING) * probs + ENTROPY_SMOOTHING / ctx.n_classes
+        quality = get_label_quality_scores(labels, rank_probs, method=score_method)
         scores = check_scores(self.name, 1.0 - quality, len(labels))
         joint = estimate_joint(labels, probs, confident_joint=confident_joint)
         rate = _off_diagonal_mass(joint)
