@@ -35,6 +35,7 @@ class DataParams(_Section):
     vertices: tuple[int, int] = (5, 9)
     area: tuple[float, float] = (0.2, 0.4)
     crop_scale: tuple[float, float] = (0.25, 1.0)
+    chunk_size: int = Field(1024, ge=1)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     resize: Literal["crop", "pad", "stretch"] = "crop"

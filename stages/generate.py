@@ -24,8 +24,10 @@ def _generate(data: DataParams, seed: int, out: Path):
         area=data.area,
         crop_scale=data.crop_scale,
         seed=seed,
+        chunk_size=data.chunk_size,
+        images_path=out / "images.npy",
     )
-    save_dataset(dataset, out)
+    save_dataset(dataset, out, write_images=False)
     figure = alterations_figure(
         seed=seed,
         base=data.base,
@@ -51,6 +53,7 @@ def _import(data: DataParams, seed: int, out: Path):
         seed=seed,
         workers=data.workers,
         images_path=out / "images.npy",
+        chunk_size=data.chunk_size,
     )
     save_dataset(dataset, out, write_images=False)
     # Every file left out is listed: with on_bad_image: skip nothing is dropped silently.

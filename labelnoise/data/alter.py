@@ -65,6 +65,22 @@ def check_polygon_args(size: int, vertices: tuple[int, int], area: tuple[float, 
         raise ValueError(f"area must satisfy 0 < low <= high < 1, got {area}")
 
 
+class PolygonDraws(NamedTuple):
+    """Random polygons before rasterisation: a few numbers per image.
+
+    Attributes
+    ----------
+    points
+        float ``(n, k_max, 2)`` vertex ``(x, y)`` pixel coordinates; a polygon with fewer than
+        ``k_max`` vertices repeats its last one.
+    counts
+        int ``(n,)`` number of real vertices.
+    """
+
+    points: np.ndarray
+    counts: np.ndarray
+
+
 def random_polygons(
     n: int,
     *,
@@ -98,30 +114,71 @@ def random_polygons(
     Polygons
         ``masks`` bool ``(n, size, size)`` and ``vertices``.
     """
+    drawn = draw_polygons(n, size=size, vertices=vertices, area=area, seed=seed)
+    masks = polygon_masks(drawn, size=size)
+    return Polygons(masks, [drawn.points[i, : drawn.counts[i]] for i in range(n)])
+
+
+def draw_polygons(
+    n: int,
+    *,
+    size: int,
+    vertices: tuple[int, int] = (5, 9),
+    area: tuple[float, float] = (0.15, 0.35),
+    seed: int,
+) -> PolygonDraws:
+    """The polygons of :func:`random_polygons` as vertices, without keeping their masks.
+
+    Each round measures its candidates' rasterised area from their row spans, without making
+    masks, so memory grows with ``n`` by the vertices alone; :func:`polygon_masks` fills any
+    slice later.
+
+    Parameters
+    ----------
+    n, size, vertices, area, seed
+        As in :func:`random_polygons`.
+
+    Returns
+    -------
+    PolygonDraws
+        ``points`` ``(n, vertices[1], 2)`` and ``counts`` ``(n,)``.
+    """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     check_polygon_args(size, vertices, area)
     rng = np.random.default_rng(seed)
-    masks = np.zeros((n, size, size), dtype=bool)
-    verts = np.zeros((n, vertices[1], 2))
+    points = np.zeros((n, vertices[1], 2))
     counts = np.zeros(n, dtype=np.int64)
     todo = np.arange(n)
     for _ in range(_MAX_ROUNDS):
         if todo.size == 0:
             break
         v, k = _draw_polygons(rng, todo.size, size, vertices, area)
-        m = _fill_convex(v, k, size)
-        frac = np.count_nonzero(m, axis=(1, 2)) / (size * size)
+        inside = np.empty(todo.size, dtype=np.int64)
+        for a in range(0, todo.size, _CHUNK):
+            lo, hi = _row_spans(v[a : a + _CHUNK], k[a : a + _CHUNK], size)
+            inside[a : a + _CHUNK] = np.maximum(hi.astype(np.int64) - lo + 1, 0).sum(1)
+        frac = inside / (size * size)
         ok = (frac >= area[0]) & (frac <= area[1])
-        masks[todo[ok]] = m[ok]
-        verts[todo[ok]] = v[ok]
+        points[todo[ok]] = v[ok]
         counts[todo[ok]] = k[ok]
         todo = todo[~ok]
     if todo.size:
         raise ValueError(
             f"could not draw polygons with area fraction in {area} at size {size}; widen the range"
         )
-    return Polygons(masks, [verts[i, : counts[i]] for i in range(n)])
+    return PolygonDraws(points, counts)
+
+
+def polygon_masks(polygons: PolygonDraws, *, size: int) -> np.ndarray:
+    """Rasterise drawn polygons: bool ``(n, size, size)``, True where the pixel centre lies
+    inside."""
+    points, counts = polygons
+    masks = np.empty((len(counts), size, size), dtype=bool)
+    # The scanline temporaries are several times the masks' size: fill in bounded chunks.
+    for a in range(0, len(counts), _CHUNK):
+        masks[a : a + _CHUNK] = _fill_convex(points[a : a + _CHUNK], counts[a : a + _CHUNK], size)
+    return masks
 
 
 def random_polygon_masks(
@@ -133,7 +190,8 @@ def random_polygon_masks(
     seed: int,
 ) -> np.ndarray:
     """Masks of :func:`random_polygons`: bool ``(n, size, size)``, True inside the polygon."""
-    return random_polygons(n, size=size, vertices=vertices, area=area, seed=seed).masks
+    drawn = draw_polygons(n, size=size, vertices=vertices, area=area, seed=seed)
+    return polygon_masks(drawn, size=size)
 
 
 def _draw_polygons(
@@ -179,8 +237,16 @@ def _place(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, size: int) 
 
 
 def _fill_convex(v: np.ndarray, k: np.ndarray, size: int) -> np.ndarray:
-    """Fill convex polygons: each pixel row is the interval between the leftmost and rightmost
-    crossing of the row's centre line with the polygon's edges."""
+    """Fill convex polygons: bool ``(n, size, size)`` from the spans of :func:`_row_spans`."""
+    lo, hi = _row_spans(v, k, size)
+    xs = np.arange(size, dtype=np.int16)
+    return (xs >= lo[:, :, None]) & (xs <= hi[:, :, None])
+
+
+def _row_spans(v: np.ndarray, k: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last pixel inside each row of convex polygons, int16 ``(n, size)`` each (empty
+    rows have last < first): the interval between the leftmost and rightmost crossing of the
+    row's centre line with the polygon's edges."""
     x1, y1 = v[..., 0], v[..., 1]
     x2, y2 = np.roll(x1, -1, 1), np.roll(y1, -1, 1)
     # The closing edge of a padded polygon runs from its last real vertex back to vertex 0.
@@ -188,17 +254,45 @@ def _fill_convex(v: np.ndarray, k: np.ndarray, size: int) -> np.ndarray:
     rows = np.arange(len(k))
     x2[rows, last], y2[rows, last] = x1[:, 0], y1[:, 0]
     yc = np.arange(size) + 0.5
-    lo_y, hi_y = np.minimum(y1, y2)[:, :, None], np.maximum(y1, y2)[:, :, None]
-    crosses = (lo_y <= yc) & (yc < hi_y)
-    dy = np.where(y2 == y1, 1.0, y2 - y1)[:, :, None]
-    xc = x1[:, :, None] + (yc - y1[:, :, None]) * (x2 - x1)[:, :, None] / dy
-    left = np.where(crosses, xc, np.inf).min(1)
-    right = np.where(crosses, xc, -np.inf).max(1)
+    left = np.full((len(k), size), np.inf)
+    right = np.full((len(k), size), -np.inf)
+    # Edge by edge, so the temporaries are one (polygons, rows) array rather than one per edge.
+    for e in range(v.shape[1]):
+        ya, yb, xa, xb = y1[:, e, None], y2[:, e, None], x1[:, e, None], x2[:, e, None]
+        crosses = (np.minimum(ya, yb) <= yc) & (yc < np.maximum(ya, yb))
+        xc = xa + (yc - ya) * (xb - xa) / np.where(yb == ya, 1.0, yb - ya)
+        np.minimum(left, np.where(crosses, xc, np.inf), out=left)
+        np.maximum(right, np.where(crosses, xc, -np.inf), out=right)
     # Pixel j (centre j + 0.5) is inside when left <= j + 0.5 <= right.
-    lo = np.clip(np.ceil(left - 0.5), 0, size).astype(np.int16)[:, :, None]
-    hi = np.clip(np.floor(right - 0.5), -1, size - 1).astype(np.int16)[:, :, None]
-    xs = np.arange(size, dtype=np.int16)
-    return (xs >= lo) & (xs <= hi)
+    lo = np.clip(np.ceil(left - 0.5), 0, size).astype(np.int16)
+    hi = np.clip(np.floor(right - 0.5), -1, size - 1).astype(np.int16)
+    return lo, hi
+
+
+class AlterDraws(NamedTuple):
+    """The random part of :func:`alter`: a few numbers per image, drawn before any pixel work.
+
+    Fields an image's subclass does not use hold zeros.
+
+    Attributes
+    ----------
+    blobs
+        int ``(n,)`` number of blobs painted.
+    blob_pick
+        float ``(n, b)`` in [0, 1): which pixel of the mask each blob is centred on.
+    blob_radius
+        float ``(n, b)`` blob radius as a fraction of the image side.
+    blob_colour
+        int ``(n, b)`` index of the blob's primary colour (red, green, blue).
+    turn
+        float32 ``(n,)`` hue rotation of ``hue_all`` in turns.
+    """
+
+    blobs: np.ndarray
+    blob_pick: np.ndarray
+    blob_radius: np.ndarray
+    blob_colour: np.ndarray
+    turn: np.ndarray
 
 
 def alter(
@@ -250,21 +344,119 @@ def alter(
     np.ndarray
         uint8 ``(n, H, W, 3)`` altered copy.
     """
-    images = np.asarray(images)
-    masks = np.asarray(masks)
-    fine = np.asarray(fine)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 (n, H, W, 3), got {images.dtype} {images.shape}")
-    if masks.shape != images.shape[:3] or masks.dtype != bool:
-        raise ValueError(f"masks must be bool {images.shape[:3]}, got {masks.dtype} {masks.shape}")
-    if fine.shape != (len(images),) or not np.issubdtype(fine.dtype, np.integer):
-        raise ValueError(f"fine must be int ({len(images)},), got {fine.dtype} {fine.shape}")
-    if fine.size and (fine.min() < 0 or fine.max() >= len(FINE_CLASSES)):
-        raise ValueError(f"fine labels must lie in 0..{len(FINE_CLASSES) - 1}")
+    draws = draw_alterations(
+        fine, seed=seed, blob_count=blob_count, blob_radius=blob_radius, hue_rotation=hue_rotation
+    )
+    return apply_alterations(
+        images,
+        masks,
+        fine,
+        draws,
+        blur_sigma=blur_sigma,
+        hue_strength=hue_strength,
+        min_saturation=min_saturation,
+        min_value=min_value,
+    )
+
+
+def draw_alterations(
+    fine: np.ndarray,
+    *,
+    seed: int,
+    blob_count: tuple[int, int] = (3, 6),
+    blob_radius: tuple[float, float] = (0.06, 0.12),
+    hue_rotation: tuple[float, float] = (0.25, 0.75),
+) -> AlterDraws:
+    """Draw the random part of :func:`alter` for images of the given subclasses.
+
+    :func:`apply_alterations` then paints any slice of the images with the same slice of the
+    draws, so a large set can be altered chunk by chunk with the result of one call to
+    :func:`alter`.
+
+    Parameters
+    ----------
+    fine
+        int ``(n,)``: index into ``FINE_CLASSES``.
+    seed, blob_count, blob_radius, hue_rotation
+        As in :func:`alter`.
+
+    Returns
+    -------
+    AlterDraws
+        One row per image.
+    """
+    fine = _check_fine(fine)
     if not 1 <= blob_count[0] <= blob_count[1]:
         raise ValueError(f"blob_count must satisfy 1 <= low <= high, got {blob_count}")
     if not 0 < blob_radius[0] <= blob_radius[1]:
         raise ValueError(f"blob_radius must satisfy 0 < low <= high, got {blob_radius}")
+    rng = np.random.default_rng(seed)
+    n, b = fine.size, blob_count[1]
+    draws = AlterDraws(
+        blobs=np.zeros(n, dtype=np.int64),
+        blob_pick=np.zeros((n, b)),
+        blob_radius=np.zeros((n, b)),
+        blob_colour=np.zeros((n, b), dtype=np.int64),
+        turn=np.zeros(n, dtype=np.float32),
+    )
+    # The draws follow the order of the pixel work they feed (subclass by subclass, in chunks),
+    # which fixes the random stream of a seed.
+    for cls, name in enumerate(FINE_CLASSES):
+        rows = np.flatnonzero(fine == cls)
+        for start in range(0, rows.size, _CHUNK):
+            sel = rows[start : start + _CHUNK]
+            m = sel.size
+            if name.startswith("blobs"):
+                draws.blobs[sel] = rng.integers(blob_count[0], blob_count[1] + 1, m)
+                draws.blob_pick[sel] = rng.random((m, b))
+                draws.blob_radius[sel] = rng.uniform(blob_radius[0], blob_radius[1], (m, b))
+                if name == "blobs_multi":
+                    draws.blob_colour[sel] = rng.integers(0, 3, (m, b))
+                else:
+                    draws.blob_colour[sel] = ("red", "green", "blue").index(name[6:])
+            elif name.startswith("hue"):
+                draws.turn[sel] = rng.uniform(hue_rotation[0], hue_rotation[1], m)
+    return draws
+
+
+def apply_alterations(
+    images: np.ndarray,
+    masks: np.ndarray,
+    fine: np.ndarray,
+    draws: AlterDraws,
+    *,
+    blur_sigma: float = 0.08,
+    hue_strength: float = 1.0,
+    min_saturation: float = 0.5,
+    min_value: float = 0.3,
+) -> np.ndarray:
+    """Paint the alterations drawn by :func:`draw_alterations`; no randomness.
+
+    Parameters
+    ----------
+    images, masks, fine
+        As in :func:`alter`.
+    draws
+        Rows matching ``images``.
+    blur_sigma, hue_strength, min_saturation, min_value
+        As in :func:`alter`.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(n, H, W, 3)`` altered copy.
+    """
+    images = np.asarray(images)
+    masks = np.asarray(masks)
+    fine = _check_fine(fine)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (n, H, W, 3), got {images.dtype} {images.shape}")
+    if masks.shape != images.shape[:3] or masks.dtype != bool:
+        raise ValueError(f"masks must be bool {images.shape[:3]}, got {masks.dtype} {masks.shape}")
+    if fine.shape != (len(images),):
+        raise ValueError(f"fine must be int ({len(images)},), got {fine.dtype} {fine.shape}")
+    if any(len(field) != len(images) for field in draws):
+        raise ValueError(f"draws must have {len(images)} rows, got {len(draws.blobs)}")
     if blur_sigma <= 0:
         raise ValueError(f"blur_sigma must be > 0, got {blur_sigma}")
     if not 0 < hue_strength <= 1:
@@ -273,7 +465,6 @@ def alter(
         raise ValueError(f"min_saturation must lie in [0, 1], got {min_saturation}")
     if not 0 <= min_value <= 1:
         raise ValueError(f"min_value must lie in [0, 1], got {min_value}")
-    rng = np.random.default_rng(seed)
     out = images.copy()
     size = images.shape[1]
     for cls, name in enumerate(FINE_CLASSES):
@@ -282,47 +473,62 @@ def alter(
             sel = rows[start : start + _CHUNK]
             img, m = images[sel], masks[sel]
             if name.startswith("blobs"):
-                colour = None if name == "blobs_multi" else ("red", "green", "blue").index(name[6:])
-                new = _blobs(img, m, rng, colour, blob_count, blob_radius)
+                new = _blobs(
+                    img,
+                    m,
+                    draws.blobs[sel],
+                    draws.blob_pick[sel],
+                    draws.blob_radius[sel],
+                    draws.blob_colour[sel],
+                )
             elif name == "gaussian_blur":
                 new = _blur(img, blur_sigma * size)
             elif name in _PERMUTATIONS:
                 new = img[..., list(_PERMUTATIONS[name])]
             else:
                 floors = (min_saturation, min_value)
-                new = _hue(img, m, rng, _HUE_TARGETS.get(name), hue_strength, hue_rotation, floors)
+                target = _HUE_TARGETS.get(name)
+                new = _hue(img, m, draws.turn[sel], target, hue_strength, floors)
             out[sel] = np.where(m[..., None], new, img)
     return out
+
+
+def _check_fine(fine: np.ndarray) -> np.ndarray:
+    fine = np.asarray(fine)
+    if fine.ndim != 1 or not np.issubdtype(fine.dtype, np.integer):
+        raise ValueError(f"fine must be a 1-D int array, got {fine.dtype} {fine.shape}")
+    if fine.size and (fine.min() < 0 or fine.max() >= len(FINE_CLASSES)):
+        raise ValueError(f"fine labels must lie in 0..{len(FINE_CLASSES) - 1}")
+    return fine
 
 
 def _blobs(
     img: np.ndarray,
     m: np.ndarray,
-    rng: np.random.Generator,
-    colour: int | None,
-    count: tuple[int, int],
-    radius: tuple[float, float],
+    count: np.ndarray,
+    pick: np.ndarray,
+    radius: np.ndarray,
+    colour: np.ndarray,
 ) -> np.ndarray:
     n, h, w = m.shape
-    b = count[1]
-    active = np.arange(b) < rng.integers(count[0], count[1] + 1, n)[:, None]
+    b = pick.shape[1]
+    active = np.arange(b) < count[:, None]
     # Centres: a uniformly chosen pixel inside each mask, found by rank in the flat cumsum.
     flat = m.reshape(n, -1)
     inside = flat.sum(1)
-    rank = np.floor(rng.random((n, b)) * inside[:, None]).astype(np.int64)
+    rank = np.floor(pick * inside[:, None]).astype(np.int64)
     before = np.concatenate([[0], np.cumsum(inside)[:-1]])
     pos = np.searchsorted(np.cumsum(flat.ravel()), (before[:, None] + rank + 1).ravel())
     pos = pos.reshape(n, b) - (np.arange(n) * h * w)[:, None]
     cy, cx = pos // w + 0.5, pos % w + 0.5
-    rad = rng.uniform(radius[0], radius[1], (n, b)) * min(h, w)
-    cols = rng.integers(0, 3, (n, b)) if colour is None else np.full((n, b), colour)
+    rad = radius * min(h, w)
     dy = ((np.arange(h) + 0.5) - cy[..., None]).astype(np.float32) ** 2
     dx = ((np.arange(w) + 0.5) - cx[..., None]).astype(np.float32) ** 2
     r2 = np.where(active, rad**2, -1.0).astype(np.float32)
     disc = dy[..., :, None] + dx[..., None, :] <= r2[..., None, None]
     # Later blobs paint over earlier ones, as if drawn one after another.
     top = b - 1 - np.argmax(disc[:, ::-1], axis=1)
-    paint = _PRIMARIES[np.take_along_axis(cols, top.reshape(n, -1), 1).reshape(n, h, w)]
+    paint = _PRIMARIES[np.take_along_axis(colour, top.reshape(n, -1), 1).reshape(n, h, w)]
     return np.where(disc.any(1)[..., None], paint, img)
 
 
@@ -354,14 +560,11 @@ def gaussian_matrix(n: int, sigma: float, *, truncate: float = 4.0) -> np.ndarra
 def _hue(
     img: np.ndarray,
     m: np.ndarray,
-    rng: np.random.Generator,
+    turn: np.ndarray,
     target: float | None,
     strength: float,
-    rotation: tuple[float, float],
     floors: tuple[float, float],
 ) -> np.ndarray:
-    n = len(img)
-    turn = rng.uniform(rotation[0], rotation[1], n).astype(np.float32)
     # Only the region's pixels are converted: the others are discarded by the caller anyway.
     which, yy, xx = np.nonzero(m)
     h, s, v = rgb_to_hsv(img[which, yy, xx].astype(np.float32) / 255)

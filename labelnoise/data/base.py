@@ -4,7 +4,6 @@ procedural colour fields, or crops of the images in a user's folder."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -90,6 +89,160 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {err}") from None
 
 
+class CropDraws(NamedTuple):
+    """Random crops of photographs before any pixel work: a few numbers per image.
+
+    Attributes
+    ----------
+    which
+        int ``(n,)`` index of the photo.
+    frac
+        float ``(n,)`` crop side as a fraction of the photo's shorter side.
+    pos
+        float ``(n, 2)`` in [0, 1): the crop's ``(x, y)`` position within the photo's free range.
+    """
+
+    which: np.ndarray
+    frac: np.ndarray
+    pos: np.ndarray
+
+
+class ProceduralDraws(NamedTuple):
+    """Parameters of procedural images (see :func:`procedural_images`), float32 per image.
+
+    Attributes
+    ----------
+    freq, phase, amp
+        ``(n, 3, waves, 2, 1)``, ``(n, 3, waves, 1)``, ``(n, 3, waves, 1)``: plane waves per
+        channel (cycles per image along y and x, phase, amplitude).
+    base, grad
+        ``(n, 3, 1, 1)``, ``(n, 3, 2, 1, 1)``: mean level and linear gradient per channel.
+    centre, radius, colour
+        ``(n, shapes, 2)``, ``(n, shapes, 2)``, ``(n, shapes, 3)``: the painted ellipses.
+    seed, number
+        int ``(n,)``: the seed the image was drawn with and its position in that draw, which
+        name it in ``BaseImages.sources``.
+    """
+
+    freq: np.ndarray
+    phase: np.ndarray
+    amp: np.ndarray
+    base: np.ndarray
+    grad: np.ndarray
+    centre: np.ndarray
+    radius: np.ndarray
+    colour: np.ndarray
+    seed: np.ndarray
+    number: np.ndarray
+
+
+class BaseSource:
+    """Square base images of one source, drawn and rendered in separate steps.
+
+    :meth:`draw` makes every random choice (a few numbers per image); :meth:`render` turns any
+    slice of the draws into pixels. Rendering a large set slice by slice therefore gives the
+    same bytes as rendering it at once while holding only one slice of images. Decoded
+    photographs (with their mipmaps) are kept between calls up to ``CACHE_BYTES``, so slices
+    do not decode the same photo again.
+
+    Parameters
+    ----------
+    source
+        ``"skimage"`` (photographs shipped with scikit-image, see ``SKIMAGE_PHOTOS``),
+        ``"procedural"`` (smooth random colour fields with shapes) or ``"folder"`` (every image
+        file in ``path``).
+    path
+        Folder of images, for ``source="folder"`` only.
+    size
+        Side of the output images in pixels.
+    scale
+        Range of the crop side as a fraction of the photo's shorter side; each crop draws its
+        fraction uniformly from it and its position uniformly inside the photo.
+    """
+
+    CACHE_BYTES = 256 * 2**20
+
+    def __init__(
+        self,
+        source: str = "skimage",
+        *,
+        path: str | os.PathLike | None = None,
+        size: int,
+        scale: tuple[float, float] = (0.25, 1.0),
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        lo, hi = scale
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"crop scale must satisfy 0 < low <= high <= 1, got {scale}")
+        if source not in SOURCES:
+            raise ValueError(f"unknown base source {source!r}; valid: {', '.join(SOURCES)}")
+        if source != "folder" and path is not None:
+            raise ValueError(f"path {path} is only used with source='folder', not {source!r}")
+        self.source, self.size, self.scale = source, size, (lo, hi)
+        self._files: list[Path] = []
+        self._labels: list[str] = []
+        if source == "folder":
+            if path is None:
+                raise ValueError("source='folder' needs a path")
+            self._files = folder_image_paths(path)
+            self._labels = [str(p) for p in self._files]
+        elif source == "skimage":
+            self._files = skimage_photo_paths()
+            self._labels = [f"skimage:{p.name}" for p in self._files]
+        self._levels: dict[int, list[np.ndarray]] = {}
+
+    def draw(self, n: int, *, seed: int) -> CropDraws | ProceduralDraws:
+        """Random choices of ``n`` images (``CropDraws`` for photographs, else
+        ``ProceduralDraws``)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if self.source == "procedural":
+            return _draw_procedural(n, seed=seed)
+        rng = np.random.default_rng(seed)
+        which = rng.integers(0, len(self._files), size=n)
+        frac = rng.uniform(self.scale[0], self.scale[1], size=n)
+        pos = rng.random((n, 2))
+        return CropDraws(which, frac, pos)
+
+    def render(self, draws: CropDraws | ProceduralDraws) -> BaseImages:
+        """Pixels of drawn images: ``images`` uint8 ``(n, size, size, 3)`` and ``sources``."""
+        if isinstance(draws, ProceduralDraws):
+            names = [f"procedural:{s}/{i}" for s, i in zip(draws.seed, draws.number, strict=True)]
+            return BaseImages(_render_procedural(draws, size=self.size), names)
+        n = len(draws.which)
+        out = np.empty((n, self.size, self.size, 3), dtype=np.uint8)
+        sources = [""] * n
+        # One pass per photo: all crops of that photo are resampled together.
+        for f in np.unique(draws.which):
+            rows = np.flatnonzero(draws.which == f)
+            levels = self._mipmaps(int(f))
+            h, w = levels[0].shape[:2]
+            side = np.clip(np.rint(draws.frac[rows] * min(h, w)), 1, min(h, w)).astype(np.int64)
+            x0 = np.floor(draws.pos[rows, 0] * (w - side + 1)).astype(np.int64)
+            y0 = np.floor(draws.pos[rows, 1] * (h - side + 1)).astype(np.int64)
+            out[rows] = _resample(levels, x0, y0, side, size=self.size)
+            label = self._labels[f]
+            for r, x, y, s in zip(
+                rows.tolist(), x0.tolist(), y0.tolist(), side.tolist(), strict=True
+            ):
+                sources[r] = f"{label}@{x},{y},{s},{s}"
+        return BaseImages(out, sources)
+
+    def _mipmaps(self, f: int) -> list[np.ndarray]:
+        if f not in self._levels:
+            levels = _mipmaps(read_rgb(self._files[f]), self.size)
+            need = sum(a.nbytes for a in levels)
+            # Oldest first out: with a folder larger than the budget, recent photos stay.
+            while self._levels and need + self._cached_bytes() > self.CACHE_BYTES:
+                del self._levels[next(iter(self._levels))]
+            self._levels[f] = levels
+        return self._levels[f]
+
+    def _cached_bytes(self) -> int:
+        return sum(a.nbytes for levels in self._levels.values() for a in levels)
+
+
 def base_crops(
     n: int,
     *,
@@ -105,17 +258,8 @@ def base_crops(
     ----------
     n
         Number of images.
-    size
-        Side of the output images in pixels.
-    source
-        ``"skimage"`` (photographs shipped with scikit-image, see ``SKIMAGE_PHOTOS``),
-        ``"procedural"`` (smooth random colour fields with shapes) or ``"folder"`` (every image
-        file in ``path``).
-    path
-        Folder of images, for ``source="folder"`` only.
-    scale
-        Range of the crop side as a fraction of the photo's shorter side; each crop draws its
-        fraction uniformly from it and its position uniformly inside the photo.
+    size, source, path, scale
+        As in :class:`BaseSource`.
     seed
         Random seed.
 
@@ -126,59 +270,8 @@ def base_crops(
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    if size < 1:
-        raise ValueError(f"size must be >= 1, got {size}")
-    lo, hi = scale
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"crop scale must satisfy 0 < low <= high <= 1, got {scale}")
-    if source not in SOURCES:
-        raise ValueError(f"unknown base source {source!r}; valid: {', '.join(SOURCES)}")
-    if source != "folder" and path is not None:
-        raise ValueError(f"path {path} is only used with source='folder', not {source!r}")
-    if source == "procedural":
-        return BaseImages(procedural_images(n, size=size, seed=seed), _procedural_names(n, seed))
-    if source == "folder":
-        if path is None:
-            raise ValueError("source='folder' needs a path")
-        files = folder_image_paths(path)
-        labels = [str(p) for p in files]
-    else:
-        files = skimage_photo_paths()
-        labels = [f"skimage:{p.name}" for p in files]
-    return _crop_files(n, files, labels, size=size, scale=(lo, hi), seed=seed)
-
-
-def _procedural_names(n: int, seed: int) -> list[str]:
-    return [f"procedural:{seed}/{i}" for i in range(n)]
-
-
-def _crop_files(
-    n: int,
-    files: Sequence[Path],
-    labels: Sequence[str],
-    *,
-    size: int,
-    scale: tuple[float, float],
-    seed: int,
-) -> BaseImages:
-    rng = np.random.default_rng(seed)
-    which = rng.integers(0, len(files), size=n)
-    frac = rng.uniform(scale[0], scale[1], size=n)
-    pos = rng.random((n, 2))
-    out = np.empty((n, size, size, 3), dtype=np.uint8)
-    sources = [""] * n
-    # One decode per file; all crops of that file are resampled together.
-    for f in np.unique(which):
-        rows = np.flatnonzero(which == f)
-        photo = read_rgb(files[f])
-        h, w = photo.shape[:2]
-        side = np.clip(np.rint(frac[rows] * min(h, w)), 1, min(h, w)).astype(np.int64)
-        x0 = np.floor(pos[rows, 0] * (w - side + 1)).astype(np.int64)
-        y0 = np.floor(pos[rows, 1] * (h - side + 1)).astype(np.int64)
-        out[rows] = resample_crops(photo, x0, y0, side, size=size)
-        for r, x, y, s in zip(rows.tolist(), x0.tolist(), y0.tolist(), side.tolist(), strict=True):
-            sources[r] = f"{labels[f]}@{x},{y},{s},{s}"
-    return BaseImages(out, sources)
+    base = BaseSource(source, path=path, size=size, scale=scale)
+    return base.render(base.draw(n, seed=seed))
 
 
 def _mipmaps(photo: np.ndarray, smallest: int) -> list[np.ndarray]:
@@ -213,7 +306,12 @@ def resample_crops(
     np.ndarray
         uint8 ``(m, size, size, 3)``.
     """
-    levels = _mipmaps(photo, size)
+    return _resample(_mipmaps(photo, size), x0, y0, side, size=size)
+
+
+def _resample(
+    levels: list[np.ndarray], x0: np.ndarray, y0: np.ndarray, side: np.ndarray, *, size: int
+) -> np.ndarray:
     factor = side / size
     level = np.clip(np.floor(np.log2(np.maximum(factor, 1.0))), 0, len(levels) - 1).astype(int)
     out = np.empty((len(side), size, size, 3), dtype=np.uint8)
@@ -276,16 +374,48 @@ def procedural_images(
     np.ndarray
         uint8 ``(n, size, size, 3)``.
     """
+    return _render_procedural(_draw_procedural(n, seed=seed, waves=waves, shapes=shapes), size=size)
+
+
+def _draw_procedural(n: int, *, seed: int, waves: int = 4, shapes: int = 4) -> ProceduralDraws:
     rng = np.random.default_rng(seed)
+    d = ProceduralDraws(
+        freq=np.empty((n, 3, waves, 2, 1), np.float32),
+        phase=np.empty((n, 3, waves, 1), np.float32),
+        amp=np.empty((n, 3, waves, 1), np.float32),
+        base=np.empty((n, 3, 1, 1), np.float32),
+        grad=np.empty((n, 3, 2, 1, 1), np.float32),
+        centre=np.empty((n, shapes, 2), np.float32),
+        radius=np.empty((n, shapes, 2), np.float32),
+        colour=np.empty((n, shapes, 3), np.float32),
+        seed=np.full(n, seed, dtype=np.int64),
+        number=np.arange(n, dtype=np.int64),
+    )
+    # Drawn chunk by chunk, field by field: the order fixes the random stream of a seed.
+    for start in range(0, n, _CHUNK):
+        sl = slice(start, min(start + _CHUNK, n))
+        m = sl.stop - start
+        d.freq[sl] = rng.uniform(-3.0, 3.0, (m, 3, waves, 2, 1))
+        d.phase[sl] = rng.uniform(0, 2 * np.pi, (m, 3, waves, 1))
+        d.amp[sl] = rng.uniform(0.1, 0.35, (m, 3, waves, 1))
+        d.base[sl] = rng.uniform(0.2, 0.8, (m, 3, 1, 1))
+        d.grad[sl] = rng.uniform(-0.4, 0.4, (m, 3, 2, 1, 1))
+        d.centre[sl] = rng.random((m, shapes, 2))
+        d.radius[sl] = rng.uniform(0.08, 0.3, (m, shapes, 2))
+        d.colour[sl] = rng.random((m, shapes, 3))
+    return d
+
+
+def _render_procedural(draws: ProceduralDraws, *, size: int) -> np.ndarray:
+    n = len(draws.seed)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     t = (np.arange(size, dtype=np.float32) + 0.5) / size
+    shapes = draws.centre.shape[1]
     for start in range(0, n, _CHUNK):
-        m = min(_CHUNK, n - start)
-        freq = rng.uniform(-3.0, 3.0, (m, 3, waves, 2, 1)).astype(np.float32)
-        phase = rng.uniform(0, 2 * np.pi, (m, 3, waves, 1)).astype(np.float32)
-        amp = rng.uniform(0.1, 0.35, (m, 3, waves, 1)).astype(np.float32)
-        base = rng.uniform(0.2, 0.8, (m, 3, 1, 1)).astype(np.float32)
-        grad = rng.uniform(-0.4, 0.4, (m, 3, 2, 1, 1)).astype(np.float32)
+        sl = slice(start, start + _CHUNK)
+        freq, phase, amp = draws.freq[sl], draws.phase[sl], draws.amp[sl]
+        base, grad = draws.base[sl], draws.grad[sl]
+        centre, radius, colour = draws.centre[sl], draws.radius[sl], draws.colour[sl]
         # sin(a y + b x + p) = sin(a y + p) cos(b x) + cos(a y + p) sin(b x): a batched matrix
         # product of per-row and per-column factors instead of a sine per pixel.
         ay = 2 * np.pi * freq[:, :, :, 0] * t + phase
@@ -295,13 +425,10 @@ def procedural_images(
         img = np.matmul(rows.transpose(0, 1, 3, 2), cols)
         img += base + grad[:, :, 0] * (t[None, :] - 0.5) + grad[:, :, 1] * (t[:, None] - 0.5)
         img = np.ascontiguousarray(img.transpose(0, 2, 3, 1))
-        centre = rng.random((m, shapes, 2)).astype(np.float32)
-        radius = rng.uniform(0.08, 0.3, (m, shapes, 2)).astype(np.float32)
-        colour = rng.random((m, shapes, 3)).astype(np.float32)
         for s in range(shapes):
             dx = ((t - centre[:, s, 0, None]) / radius[:, s, 0, None]) ** 2
             dy = ((t - centre[:, s, 1, None]) / radius[:, s, 1, None]) ** 2
             alpha = np.clip((1.0 - dy[:, :, None] - dx[:, None, :]) * 4.0, 0.0, 1.0)[..., None]
             img += (colour[:, s, None, None, :] - img) * alpha
-        out[start : start + m] = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+        out[start : start + len(img)] = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
     return out

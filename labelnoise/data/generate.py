@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -11,15 +13,24 @@ from labelnoise.data.alter import (
     COARSE_CLASSES,
     FINE_CLASSES,
     FINE_TO_COARSE,
-    alter,
+    apply_alterations,
     check_polygon_args,
-    random_polygon_masks,
+    draw_alterations,
+    draw_polygons,
+    polygon_masks,
 )
-from labelnoise.data.base import SOURCES, base_crops, folder_image_paths
-from labelnoise.data.store import Dataset
+from labelnoise.data.base import SOURCES, BaseSource
+from labelnoise.data.store import Dataset, write_images
 
 TASKS = ("coarse", "fine")
 MIN_IMAGE_SIZE = 8
+# Rows whose random choices come from one set of seeds. Changing it changes every dataset
+# larger than one block; it is not a tuning knob (chunk_size is).
+SEED_BLOCK = 16384
+CHUNK_SIZE = 1024
+_DRAW_PARAMS = ("blob_count", "blob_radius", "hue_rotation")
+_PAINT_PARAMS = ("blur_sigma", "hue_strength", "min_saturation", "min_value")
+T = TypeVar("T", bound=tuple)
 
 
 def balanced_counts(total: int, groups: int) -> np.ndarray:
@@ -77,6 +88,8 @@ def generate_dataset(
     area: tuple[float, float] = (0.15, 0.35),
     crop_scale: tuple[float, float] = (0.25, 1.0),
     seed: int,
+    chunk_size: int = CHUNK_SIZE,
+    images_path: str | os.PathLike | None = None,
     **alter_params,
 ) -> Dataset:
     """Generate base crops, alter a random polygon of each, and label them.
@@ -84,7 +97,13 @@ def generate_dataset(
     Rows are ordered train, val, test, each block shuffled, so every split is a contiguous
     slice of the image array. Classes of the task are balanced in every split (counts differ by
     at most one); under ``task="coarse"`` the subclasses are spread evenly within each class.
-    The result is bitwise identical for the same arguments.
+
+    The result is bitwise identical for the same arguments, whatever ``chunk_size``: every
+    random choice (crop box, polygon, alteration) is drawn first, per seed block of
+    ``SEED_BLOCK`` rows from seeds derived from ``seed`` and the block's number, and takes a
+    few hundred bytes per image; pixels are then made and written ``chunk_size`` rows at a
+    time. Memory therefore grows with the number of images only by the index and labels,
+    never by their pixels when ``images_path`` is given.
 
     Parameters
     ----------
@@ -109,6 +128,14 @@ def generate_dataset(
         Range of the crop side as a fraction of the source photo's shorter side.
     seed
         Random seed.
+    chunk_size
+        Images made at a time; bounds the pixels in memory besides the result. With
+        ``base="folder"`` each chunk decodes the photos it crops from (up to
+        :attr:`labelnoise.data.base.BaseSource.CACHE_BYTES` of them are kept), so a large
+        folder is decoded less often with larger chunks.
+    images_path
+        Write the image array into this ``.npy`` file chunk by chunk (atomically) and return it
+        memory-mapped read-only; ``None`` keeps it in memory.
     **alter_params
         Passed to :func:`labelnoise.data.alter.alter` (blob, blur and hue strengths).
 
@@ -131,20 +158,23 @@ def generate_dataset(
         raise ValueError(f"n_val_per_class must be >= 1, got {n_val_per_class}")
     if image_size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     check_polygon_args(image_size, vertices, area)
     if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
         raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
-    if base == "folder":
-        if base_path is None:
-            raise ValueError("base='folder' needs base_path")
-        folder_image_paths(base_path)
-    elif base_path is not None:
+    if base == "folder" and base_path is None:
+        raise ValueError("base='folder' needs base_path")
+    if base != "folder" and base_path is not None:
         raise ValueError(f"base_path {base_path} is only used with base='folder', not {base!r}")
+    unknown = sorted(set(alter_params) - set(_DRAW_PARAMS) - set(_PAINT_PARAMS))
+    if unknown:
+        valid = ", ".join(_DRAW_PARAMS + _PAINT_PARAMS)
+        raise ValueError(f"unknown alteration parameters {unknown}; valid: {valid}")
+    source = BaseSource(base, path=base_path, size=image_size, scale=crop_scale)
 
-    s_shuffle, s_base, s_poly, s_alter = (
-        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(4)
-    )
-    rng = np.random.default_rng(s_shuffle)
+    roles = np.random.SeedSequence(seed).spawn(4)
+    rng = np.random.default_rng(int(roles[0].generate_state(1)[0]))
     blocks = [
         split_fine_labels(n_train, task=task),
         split_fine_labels(n_val_per_class, task=task, per_class=True),
@@ -156,11 +186,18 @@ def generate_dataset(
     label = coarse if task == "coarse" else fine
 
     n = fine.size
-    images, sources = base_crops(
-        n, size=image_size, source=base, path=base_path, scale=crop_scale, seed=s_base
+    sources: list[str] = []
+    chunks = _image_chunks(
+        fine,
+        source,
+        seeds=roles[1:],
+        vertices=vertices,
+        area=area,
+        chunk_size=chunk_size,
+        alter_params=alter_params,
+        sources=sources,
     )
-    masks = random_polygon_masks(n, size=image_size, vertices=vertices, area=area, seed=s_poly)
-    images = alter(images, masks, fine, seed=s_alter, **alter_params)
+    images = write_images(chunks, shape=(n, image_size, image_size, 3), path=images_path)
     index = pd.DataFrame(
         {
             "id": np.arange(n),
@@ -182,3 +219,44 @@ def generate_dataset(
         "hflip_safe": True,
     }
     return Dataset(images, index, meta)
+
+
+def _image_chunks(
+    fine: np.ndarray,
+    source: BaseSource,
+    *,
+    seeds: list[np.random.SeedSequence],
+    vertices: tuple[int, int],
+    area: tuple[float, float],
+    chunk_size: int,
+    alter_params: dict,
+    sources: list[str],
+) -> Iterator[np.ndarray]:
+    """Altered images of the rows of ``fine``, ``chunk_size`` at a time within each seed block;
+    appends each image's base source to ``sources``."""
+    size = source.size
+    n_blocks = -(-fine.size // SEED_BLOCK)
+    # Block b draws with word b of each role's seed sequence. Word 0 is the role's one-word
+    # seed, so a set of up to SEED_BLOCK images is what base_crops, random_polygons and alter
+    # give for those seeds in one call each.
+    s_base, s_poly, s_alter = (s.generate_state(n_blocks) for s in seeds)
+    draw_kw = {k: v for k, v in alter_params.items() if k in _DRAW_PARAMS}
+    paint_kw = {k: v for k, v in alter_params.items() if k in _PAINT_PARAMS}
+    for b in range(n_blocks):
+        block = fine[b * SEED_BLOCK : (b + 1) * SEED_BLOCK]
+        crops = source.draw(block.size, seed=int(s_base[b]))
+        polygons = draw_polygons(
+            block.size, size=size, vertices=vertices, area=area, seed=int(s_poly[b])
+        )
+        draws = draw_alterations(block, seed=int(s_alter[b]), **draw_kw)
+        for a in range(0, block.size, chunk_size):
+            rows = slice(a, a + chunk_size)
+            base = source.render(_rows(crops, rows))
+            masks = polygon_masks(_rows(polygons, rows), size=size)
+            sources.extend(base.sources)
+            yield apply_alterations(base.images, masks, block[rows], _rows(draws, rows), **paint_kw)
+
+
+def _rows(draws: T, rows: slice) -> T:
+    """The same rows of every per-image array of a draws tuple."""
+    return type(draws)(*(field[rows] for field in draws))

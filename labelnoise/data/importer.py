@@ -2,14 +2,13 @@
 and build ImageFolder trees of links to the originals.
 
 Originals are only ever opened read-only: the import decodes each file once into one uint8 array
-(optionally a memory-mapped ``.npy`` written as it goes, so 10^5+ images fit in bounded memory),
-and :func:`link_tree` makes hard links or symlinks, never copies.
+(optionally a ``.npy`` file written chunk by chunk, so 10^5+ images fit in bounded memory), and
+:func:`link_tree` makes hard links or symlinks, never copies.
 """
 
 from __future__ import annotations
 
 import errno
-import io
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFile, ImageOps
 
-from labelnoise.data.generate import MIN_IMAGE_SIZE
-from labelnoise.data.store import SPLITS, Dataset
+from labelnoise.data.generate import CHUNK_SIZE, MIN_IMAGE_SIZE
+from labelnoise.data.store import SPLITS, Dataset, write_images
 from labelnoise.io import atomic_path
 
 KINDS = ("folder", "csv")
@@ -35,7 +34,6 @@ MAX_LISTED = 20
 # Files the import reads and decode failures it cannot skip: operating-system droppings are
 # ignored, any other file whose suffix Pillow cannot open is reported in the skipped table.
 _JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini"})
-_CHUNK = 1024
 
 
 @cache
@@ -57,6 +55,7 @@ def import_dataset(
     workers: int = 0,
     progress: bool = True,
     images_path: str | os.PathLike | None = None,
+    chunk_size: int = CHUNK_SIZE,
     hflip_safe: bool = True,
 ) -> tuple[Dataset, pd.DataFrame]:
     """Decode a user's labelled images into a :class:`Dataset` (task ``"custom"``).
@@ -108,9 +107,10 @@ def import_dataset(
     progress
         Show a tqdm progress bar.
     images_path
-        Write the image array straight into this ``.npy`` file (atomically, memory-mapped, so
-        memory stays bounded) and return it memory-mapped read-only; ``None`` keeps it in
-        memory.
+        Write the image array into this ``.npy`` file chunk by chunk (atomically; unreadable
+        files leave no gap) and return it memory-mapped read-only; ``None`` keeps it in memory.
+    chunk_size
+        Files decoded at a time; bounds the decoded pixels in memory besides the result.
     hflip_safe
         Stored in the metadata; pass ``False`` when a mirrored image would change its class
         (text, digits, left/right classes) so training does not flip images.
@@ -139,6 +139,8 @@ def import_dataset(
         )
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
 
     if kind == "folder":
         entries, ignored = scan_image_folder(path)
@@ -163,32 +165,28 @@ def import_dataset(
     entries = entries.iloc[order].reset_index(drop=True)
     split = split[order]
 
-    n = len(entries)
-    shape = (n, image_size, image_size, 3)
     paths = entries["path"].tolist()
-    if images_path is None:
-        images = np.empty(shape, dtype=np.uint8)
-        reasons = decode_images(
-            paths, images, image_size=image_size, resize=resize, workers=workers, progress=progress
-        )
-        bad = _check_bad(entries, split, reasons, classes, skip=skip, path=path)
-        if bad.any():
-            images = images[~bad]
-    else:
-        final = Path(images_path)
-        with atomic_path(final) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            reasons = decode_images(
-                paths, out, image_size=image_size, resize=resize, workers=workers, progress=progress
-            )
-            bad = _check_bad(entries, split, reasons, classes, skip=skip, path=path)
-            if bad.any():
-                _compact_rows(out, np.flatnonzero(~bad))
-            out.flush()
-            del out
-            if bad.any():
-                _shrink_npy(tmp, int((~bad).sum()))
-        images = np.load(final, mmap_mode="r", allow_pickle=False)
+    reasons: list[str | None] = []
+
+    def decoded() -> Iterator[np.ndarray]:
+        for chunk, chunk_reasons in decode_chunks(
+            paths,
+            image_size=image_size,
+            resize=resize,
+            workers=workers,
+            progress=progress,
+            chunk_size=chunk_size,
+        ):
+            reasons.extend(chunk_reasons)
+            ok = np.array([r is None for r in chunk_reasons])
+            yield chunk if ok.all() else chunk[ok]
+        # Raised while the image file is still a temporary one: a failed import leaves none.
+        _check_bad(entries, split, reasons, classes, skip=skip, path=path)
+
+    images = write_images(
+        decoded(), shape=(len(paths), image_size, image_size, 3), path=images_path
+    )
+    bad = np.array([r is not None for r in reasons], dtype=bool)
 
     skipped.append(
         pd.DataFrame(
@@ -333,66 +331,66 @@ def read_image_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     return entries, pd.DataFrame(columns=list(SKIPPED_COLUMNS))
 
 
-def decode_images(
+def decode_chunks(
     paths: Sequence[str | os.PathLike],
-    out: np.ndarray,
     *,
     image_size: int,
     resize: str = "crop",
     workers: int = 0,
     progress: bool = True,
-) -> list[str | None]:
-    """Decode image files into the rows of a preallocated array, in parallel threads.
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[tuple[np.ndarray, list[str | None]]]:
+    """Decode image files in parallel threads, ``chunk_size`` files at a time.
 
     Parameters
     ----------
     paths
-        ``n`` image files; opened read-only.
-    out
-        uint8 ``(n, image_size, image_size, 3)``, e.g. a memory map; row ``i`` receives
-        ``paths[i]`` (rows of failed files are left as they were).
+        Image files; opened read-only.
     image_size, resize
         As in :func:`import_dataset`.
     workers
         Threads; 0 = ``os.cpu_count()``.
     progress
         Show a tqdm progress bar.
+    chunk_size
+        Files per chunk.
 
-    Returns
-    -------
-    list
-        Per file ``None`` when decoded, else a one-line reason why it could not be read.
+    Yields
+    ------
+    images, reasons
+        uint8 ``(m, image_size, image_size, 3)`` for the next ``m <= chunk_size`` files, in
+        order: one buffer reused for every chunk, so copy out what you keep before asking for
+        the next (rows of files that failed hold no image); and per file ``None`` when decoded,
+        else a one-line reason why it could not be read.
     """
     from tqdm.auto import tqdm
 
-    if out.shape != (len(paths), image_size, image_size, 3) or out.dtype != np.uint8:
-        raise ValueError(
-            f"out must be uint8 {(len(paths), image_size, image_size, 3)}, "
-            f"got {out.dtype} {out.shape}"
-        )
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    buf = np.empty((min(chunk_size, len(paths)), image_size, image_size, 3), dtype=np.uint8)
 
-    def one(i: int) -> str | None:
+    def one(i: int, row: int) -> str | None:
         try:
-            out[i] = load_image(paths[i], image_size=image_size, resize=resize)
+            buf[row] = load_image(paths[i], image_size=image_size, resize=resize)
         # Pillow's plugins raise many exception types for malformed files; each one only marks
         # this file as unreadable and is reported by name.
         except Exception as err:
             return _one_line(f"{type(err).__name__}: {err}")
         return None
 
-    reasons: list[str | None] = []
     n_workers = workers or os.cpu_count() or 1
     with (
         _strict_truncation(),
         ThreadPoolExecutor(max_workers=n_workers) as pool,
         tqdm(total=len(paths), desc="import", unit="img", disable=not progress) as bar,
     ):
-        # Chunks keep the number of pending futures bounded for very large listings.
-        for start in range(0, len(paths), _CHUNK):
-            for reason in pool.map(one, range(start, min(start + _CHUNK, len(paths)))):
+        for start in range(0, len(paths), chunk_size):
+            stop = min(start + chunk_size, len(paths))
+            reasons = []
+            for reason in pool.map(one, range(start, stop), range(stop - start)):
                 reasons.append(reason)
                 bar.update(1)
-    return reasons
+            yield buf[: stop - start], reasons
 
 
 def load_image(path: str | os.PathLike, *, image_size: int, resize: str = "crop") -> np.ndarray:
@@ -622,48 +620,6 @@ def _check_bad(
     kept_train = entries["label_name"][~bad & (split == "train")]
     _check_train_counts(kept_train, classes, path, after_skip=True)
     return bad
-
-
-def _compact_rows(out: np.ndarray, keep: np.ndarray) -> None:
-    """Move rows ``keep`` (increasing) to the front of ``out``, in order, chunk by chunk.
-
-    Every destination row is at or before its source and before the sources of later chunks,
-    so no source is overwritten before it is read.
-    """
-    for start in range(0, keep.size, _CHUNK):
-        src = keep[start : start + _CHUNK]
-        out[start : start + src.size] = out[src]
-
-
-def _shrink_npy(path: Path, n: int) -> None:
-    """Cut a C-order ``.npy`` file to its first ``n`` rows without copying them."""
-    with open(path, "r+b") as fh:
-        version = np.lib.format.read_magic(fh)
-        read = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, fortran, dtype = read(fh)
-        offset = fh.tell()
-        header = {
-            "descr": np.lib.format.dtype_to_descr(dtype),
-            "fortran_order": fortran,
-            "shape": (n, *shape[1:]),
-        }
-        buf = io.BytesIO()
-        write = (
-            np.lib.format.write_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.write_array_header_2_0
-        )
-        write(buf, header)
-        # numpy pads headers so the first axis can change length in place.
-        if len(buf.getvalue()) != offset:
-            raise RuntimeError(f"{path}: .npy header length changed; cannot shrink in place")
-        fh.seek(0)
-        fh.write(buf.getvalue())
-        fh.truncate(offset + n * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize)
 
 
 def _sort_classes(names: Sequence[str]) -> list[str]:

@@ -1,4 +1,5 @@
 import os
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -215,6 +216,44 @@ def test_bad_images_named_or_skipped(tmp_path, monkeypatch):
             root, image_size=8, seed=0, progress=False, on_bad_image="skip", images_path=npy
         )
     assert np.array_equal(np.load(npy), full.images)
+
+
+def test_chunk_size_does_not_change_the_import(tmp_path, monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    root = tmp_path / "data"
+    paths = make_tree(root, per_class=6, split=None)
+    truncate(paths[3])
+    (root / "dog" / "junk.png").write_bytes(b"not an image")
+    kw = dict(image_size=8, seed=0, progress=False, on_bad_image="skip", workers=2)
+    whole, skipped = import_dataset(root, chunk_size=1000, **kw)
+    assert len(skipped) == 2 and len(whole.index) == 11
+    for chunk_size in (1, 2, 5):
+        for path in (None, tmp_path / f"images_{chunk_size}.npy"):
+            ds, again = import_dataset(root, chunk_size=chunk_size, images_path=path, **kw)
+            assert np.array_equal(ds.images, whole.images), (chunk_size, path)
+            assert ds.index.equals(whole.index) and again.equals(skipped)
+    with pytest.raises(ValueError, match="chunk_size must be >= 1, got 0"):
+        import_dataset(root, chunk_size=0, **kw)
+
+
+def test_import_memory_is_bounded_by_the_chunk(tmp_path):
+    rng = np.random.default_rng(0)
+    tile = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    for i in range(400):
+        folder = tmp_path / "data" / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.roll(tile, i, axis=0)).save(folder / f"{i}.png")
+    kw = dict(image_size=64, seed=0, progress=False, workers=2, chunk_size=8)
+    # A first run loads Pillow's plugins and tqdm, which would count as allocations.
+    import_dataset(tmp_path / "data", **kw)
+    tracemalloc.start()
+    try:
+        ds, _ = import_dataset(tmp_path / "data", images_path=tmp_path / "images.npy", **kw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Beyond one chunk of pixels, only the file listing grows with the number of images.
+    assert peak < ds.images.nbytes / 5, f"{peak} bytes for {ds.images.nbytes}"
 
 
 def test_structural_errors(tmp_path):
