@@ -2,6 +2,7 @@
 back from test results, and each method's noise-rate estimate vs the truth."""
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from labelnoise.cli import run_stage
@@ -24,10 +25,32 @@ def _setting(section: dict, key: str, default, kind: type):
     return value
 
 
+def _replicates(scratch: Path) -> tuple[list[Path], list[int]]:
+    from labelnoise.experiments import export_metrics, find_replicates
+
+    survey = find_replicates(".")
+    for line in survey.left_out:
+        print(f"left out {line}")
+    if not survey.replicates:
+        raise ValueError(
+            "no finished run shares params.yaml except for seed: run a seeds sweep first, e.g. "
+            "dvc exp run --queue -S 'seed=1,2' && dvc queue start"
+        )
+    names = ", ".join(f"{r.name} (seed {r.seed})" for r in survey.replicates)
+    print(f"pooling {len(survey.replicates)} replicate(s): {names}")
+    roots = export_metrics(survey.replicates, scratch)
+    return roots, [r.seed for r in survey.replicates]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--metrics-dir", type=Path, nargs="+", required=True, help="one per replicate run"
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--metrics-dir", type=Path, nargs="+", help="one per replicate run")
+    source.add_argument(
+        "--experiments",
+        action="store_true",
+        help="pool the committed run and every finished DVC experiment that differs from "
+        "params.yaml only in seed",
     )
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="seed of each metrics dir (default: params seed)"
@@ -44,9 +67,10 @@ def main() -> None:
     drops = [float(d) for d in _setting(section, "drops", [1, 5], list)]
     reference = _setting(section, "reference", "none", str)
     n_grid = _setting(section, "grid", 41, int)
-    if args.seeds is None and len(args.metrics_dir) > 1:
+    if args.experiments and args.seeds is not None:
+        raise ValueError("--seeds goes with --metrics-dir; experiments carry their own seeds")
+    if args.metrics_dir and args.seeds is None and len(args.metrics_dir) > 1:
         raise ValueError("several --metrics-dir given: name the seed of each with --seeds")
-    seeds = args.seeds if args.seeds is not None else [params.seed]
 
     from labelnoise.regress import (
         accuracy_fit_table,
@@ -58,10 +82,15 @@ def main() -> None:
         select,
     )
 
-    grid = {*params.clean.methods, *params.retrain.methods}
-    metrics = select(
-        collect(args.metrics_dir, seeds=seeds), rates=params.noise.rates, methods=sorted(grid)
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.experiments:
+            roots, seeds = _replicates(Path(scratch))
+        else:
+            roots, seeds = args.metrics_dir, args.seeds or [params.seed]
+        grid = {*params.clean.methods, *params.retrain.methods}
+        metrics = select(
+            collect(roots, seeds=seeds), rates=params.noise.rates, methods=sorted(grid)
+        )
     report = regression_report(
         metrics, reference=reference, drops=drops, n_boot=n_boot, seed=params.seed
     )

@@ -1,0 +1,130 @@
+"""Seed replicates kept as DVC experiments, pooled by `stages/regress.py --experiments`.
+
+The experiments here come from a one-stage pipeline that writes metric files shifted by the
+seed, so that real `dvc exp run`s and git revisions are exercised without training anything.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labelnoise.experiments import export_metrics, find_replicates
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+METRICS_STAGE = """\
+stages:
+  metrics:
+    cmd: python write_metrics.py
+    deps: [write_metrics.py, source]
+    params: [seed]
+    outs:
+      - metrics:
+          cache: false
+"""
+
+# Each seed loses 3 more test images per file, so pooled fits see replicates that differ.
+WRITE_METRICS = """\
+import json, shutil
+from pathlib import Path
+from ruamel.yaml import YAML
+
+seed = YAML(typ="safe").load(Path("params.yaml").read_text())["seed"]
+shutil.rmtree("metrics", ignore_errors=True)
+shutil.copytree("source", "metrics")
+for path in [*Path("metrics/baseline").glob("*.json"), *Path("metrics/retrain").glob("*.json")]:
+    record = json.loads(path.read_text())
+    record["n_correct"] -= 3 * seed
+    record["accuracy"] = record["n_correct"] / record["n_test"]
+    path.write_text(json.dumps(record))
+"""
+
+
+REGRESS = [sys.executable, str(ROOT / "stages" / "regress.py"), "--experiments"]
+
+
+def _run(args, cwd, env, *, check=True):
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def replicate_repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("replicates")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for part in ("baseline", "retrain", "detect"):
+        shutil.copytree(ROOT / "metrics" / part, repo / "source" / part)
+    shutil.copy(ROOT / "params.yaml", repo / "params.yaml")
+    (repo / "dvc.yaml").write_text(METRICS_STAGE)
+    (repo / "write_metrics.py").write_text(WRITE_METRICS)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    _run(["git", "init", "-q"], repo, env)
+    _run(["dvc", "init", "-q"], repo, env)
+    _run(["dvc", "config", "core.analytics", "false"], repo, env)
+    _run(["dvc", "repro", "-q"], repo, env)
+    _run(["git", "add", "-A"], repo, env)
+    _run([*git, "commit", "-qm", "seed 0"], repo, env)
+    for overrides in (["seed=1"], ["seed=2"], ["seed=0"], ["seed=3", "train.epochs=99"]):
+        _run(["dvc", "exp", "run", "-q", *[a for o in overrides for a in ("-S", o)]], repo, env)
+    _run(["git", "checkout", "-q", "--", "params.yaml", "metrics"], repo, env)
+    return repo, env
+
+
+def test_replicates_are_the_runs_that_differ_only_in_seed(replicate_repo):
+    repo, _ = replicate_repo
+    survey = find_replicates(repo)
+    assert sorted(r.seed for r in survey.replicates) == [0, 1, 2]
+    reasons = "\n".join(survey.left_out)
+    assert "seed 0 already taken" in reasons
+    assert "other settings (train)" in reasons
+
+
+def test_export_copies_each_replicates_own_metrics(replicate_repo, tmp_path):
+    repo, _ = replicate_repo
+    replicates = find_replicates(repo).replicates
+    roots = export_metrics(replicates, tmp_path, repo=repo)
+    source = json.loads((ROOT / "metrics" / "baseline" / "0.2.json").read_text())
+    for replicate, root in zip(replicates, roots, strict=True):
+        record = json.loads((root / "baseline" / "0.2.json").read_text())
+        assert record["n_correct"] == source["n_correct"] - 3 * replicate.seed
+        assert sorted(p.name for p in (root / "detect").iterdir()) == sorted(
+            p.name for p in (ROOT / "metrics" / "detect").iterdir()
+        )
+
+
+def test_regress_pools_the_seed_sweep(replicate_repo):
+    repo, env = replicate_repo
+    done = _run(
+        [*REGRESS, "--out", "sweep/regression.json", "--plots-dir", "sweep/plots"],
+        repo,
+        {**env, "PYTHONPATH": str(ROOT)},
+    )
+    assert "pooling 3 replicate(s)" in done.stdout
+    report = json.loads((repo / "sweep" / "regression.json").read_text())
+    assert report["n_runs"] == 3 and sorted(report["seeds"]) == [0, 1, 2]
+    single = json.loads((ROOT / "metrics" / "regression.json").read_text())
+    assert report["accuracy"]["glm"]["n_obs"] == 3 * single["accuracy"]["glm"]["n_obs"]
+
+
+def test_regress_without_replicates_says_how_to_make_them(tmp_path):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    _run(["git", "init", "-q"], tmp_path, env)
+    _run(["dvc", "init", "-q"], tmp_path, env)
+    done = _run(
+        [*REGRESS, "--out", "r.json", "--plots-dir", "p"],
+        tmp_path,
+        {**env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "dvc exp run --queue -S 'seed=1,2'" in done.stderr
+    assert not (tmp_path / "r.json").exists()
