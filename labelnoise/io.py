@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,24 +22,32 @@ os.umask(_UMASK)
 def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
 
+    The temporary name carries the writer's process id. A writer killed outright (SIGKILL, power
+    cut of the process) cannot remove its temporary file; the next write of the same ``path``
+    removes what writers that are no longer running left behind.
+
     Parameters
     ----------
     path
         Final destination. Its parent directories are created.
     directory
         Yield a temporary directory instead of a file name; an existing directory at ``path``
-        is replaced as a whole.
+        is replaced as a whole (two renames: a kill between them leaves ``path`` absent, never
+        half-written).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{final.name}."
+    _remove_stale(final)
+    prefix = f".{final.name}.tmp-{os.getpid()}-"
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=final.parent))
+        # mkdtemp creates 0700 and mkstemp 0600; outputs get the permissions any other new
+        # directory or file would.
+        os.chmod(tmp, 0o777 & ~_UMASK)
     else:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + final.suffix, dir=final.parent)
         os.close(fd)
         tmp = Path(name)
-        # mkstemp creates 0600; outputs should get the permissions any other new file would.
         os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
@@ -52,7 +62,7 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
 
 def _replace_directory(tmp: Path, final: Path) -> None:
     if final.exists():
-        old = final.with_name(f".{final.name}.old")
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
         _remove(old)
         os.replace(final, old)
         os.replace(tmp, final)
@@ -61,10 +71,33 @@ def _replace_directory(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+def _remove_stale(final: Path) -> None:
+    """Remove the temporary files and directories of ``final`` whose writer has died."""
+    pattern = re.compile(re.escape(f".{final.name}.") + r"(?:tmp-(\d+)-.*\.tmp.*|old-(\d+))")
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match and not _running(int(match[1] or match[2])):
+            _remove(final.parent / name)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        import shutil
-
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
         path.unlink()
@@ -119,11 +152,23 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
-    """Load a ``.npy`` array, memory-mapped read-only when ``mmap``."""
+    """Load a ``.npy`` array, memory-mapped read-only when ``mmap``; a missing, truncated or
+    foreign file raises ``ValueError`` naming it."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    with open(path, "rb") as fh:
+        magic = fh.read(len(np.lib.format.MAGIC_PREFIX))
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise ValueError(f"{path}: not a .npy array (no .npy header; empty or another format)")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy array ({_one_line(err)})") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
