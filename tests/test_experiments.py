@@ -25,6 +25,7 @@ stages:
     deps: [write_metrics.py, source]
     params: [seed]
     outs:
+      - data
       - metrics:
           cache: false
 """
@@ -38,6 +39,8 @@ from ruamel.yaml import YAML
 seed = YAML(typ="safe").load(Path("params.yaml").read_text())["seed"]
 shutil.rmtree("metrics", ignore_errors=True)
 shutil.copytree("source", "metrics")
+Path("data").mkdir(exist_ok=True)
+Path("data/seed.txt").write_text(str(seed))
 for path in [*Path("metrics/baseline").glob("*.json"), *Path("metrics/retrain").glob("*.json")]:
     record = json.loads(path.read_text())
     record["n_correct"] -= 3 * seed
@@ -56,22 +59,30 @@ def _run(args, cwd, env, *, check=True):
     return done
 
 
-@pytest.fixture(scope="module")
-def replicate_repo(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("replicates")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+
+
+def _metrics_project(repo: Path, env: dict) -> None:
+    """A committed run of seed 0 of the one-stage metrics pipeline."""
+    repo.mkdir(exist_ok=True)
     for part in ("baseline", "retrain", "detect"):
         shutil.copytree(ROOT / "metrics" / part, repo / "source" / part)
     shutil.copy(ROOT / "params.yaml", repo / "params.yaml")
     (repo / "dvc.yaml").write_text(METRICS_STAGE)
     (repo / "write_metrics.py").write_text(WRITE_METRICS)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     _run(["git", "init", "-q"], repo, env)
     _run(["dvc", "init", "-q"], repo, env)
     _run(["dvc", "config", "core.analytics", "false"], repo, env)
     _run(["dvc", "repro", "-q"], repo, env)
     _run(["git", "add", "-A"], repo, env)
-    _run([*git, "commit", "-qm", "seed 0"], repo, env)
+    _run([*GIT, "commit", "-qm", "seed 0"], repo, env)
+
+
+@pytest.fixture(scope="module")
+def replicate_repo(tmp_path_factory):
+    repo, env = tmp_path_factory.mktemp("replicates"), ENV
+    _metrics_project(repo, env)
     for overrides in (["seed=1"], ["seed=2"], ["seed=0"], ["seed=3", "train.epochs=99"]):
         _run(["dvc", "exp", "run", "-q", *[a for o in overrides for a in ("-S", o)]], repo, env)
     _run(["git", "checkout", "-q", "--", "params.yaml", "metrics"], repo, env)
@@ -115,7 +126,7 @@ def test_regress_pools_the_seed_sweep(replicate_repo):
 
 
 def test_regress_without_replicates_says_how_to_make_them(tmp_path):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = ENV
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     _run(["git", "init", "-q"], tmp_path, env)
     _run(["dvc", "init", "-q"], tmp_path, env)
@@ -128,3 +139,46 @@ def test_regress_without_replicates_says_how_to_make_them(tmp_path):
     assert done.returncode == 2
     assert "dvc exp run --queue -S 'seed=1,2'" in done.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+QUEUE_AND_PUSH = """
+dvc exp run -q --queue -S seed={seed}
+dvc queue start -j 1
+while dvc queue status | grep -qE 'Queued|Running'; do sleep 1; done
+dvc exp push origin
+"""
+
+
+def test_machines_share_a_grid_through_one_remote(tmp_path):
+    """Two machines each run their share of the seeds from the queue and push it to one git
+    remote and one DVC remote (a directory standing in for S3); a third pulls every experiment,
+    pools the replicates, and gets the cached outputs of another machine's run."""
+    env = ENV
+    origin, storage, hub = tmp_path / "origin.git", tmp_path / "storage", tmp_path / "hub"
+    _run(["git", "init", "-q", "--bare", origin], tmp_path, env)
+    _metrics_project(hub, env)
+    _run(["dvc", "remote", "add", "-d", "storage", storage], hub, env)
+    _run([*GIT, "commit", "-qam", "remote"], hub, env)
+    _run(["git", "push", "-q", origin, "HEAD:main"], hub, env)
+    for machine, seed in (("a", 1), ("b", 2)):
+        _run(["git", "clone", "-q", "-b", "main", origin, machine], tmp_path, env)
+        with open(tmp_path / f"{machine}.log", "w") as log:  # workers keep stdout open
+            subprocess.run(
+                ["bash", "-eu", "-c", QUEUE_AND_PUSH.format(seed=seed)],
+                cwd=tmp_path / machine,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=600,
+            )
+    _run(["git", "clone", "-q", "-b", "main", origin, "collector"], tmp_path, env)
+    collector = tmp_path / "collector"
+    _run(["dvc", "exp", "pull", "origin"], collector, env)
+    survey = find_replicates(collector)
+    assert sorted(r.seed for r in survey.replicates) == [0, 1, 2], survey
+    done = _run([*REGRESS, "--out", "r.json", "--plots-dir", "p"], collector, env)
+    assert "pooling 3 replicate(s)" in done.stdout
+    from_b = next(r for r in survey.replicates if r.seed == 2)
+    _run(["dvc", "exp", "apply", from_b.name], collector, env)
+    assert (collector / "data" / "seed.txt").read_text() == "2"
