@@ -25,16 +25,35 @@ def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
     Every later stage pairs these rows with the train images by position, so a file from another
     dataset or reordered rows must stop the run rather than mislabel it.
     """
-    labels = pd.read_csv(path)
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: file not found")
+    try:
+        labels = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from None
     missing = {"id", "true", "given", "flipped"} - set(labels.columns)
     if missing:
         raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    for column in ("id", "true", "given"):
+        if not pd.api.types.is_integer_dtype(labels[column]):
+            raise ValueError(
+                f"{path}: column {column!r} must hold integers, got {labels[column].dtype}"
+            )
+    if not pd.api.types.is_bool_dtype(labels["flipped"]):
+        raise ValueError(f"{path}: column 'flipped' must hold True/False values")
     _, _, train_ids = dataset.split("train")
     if len(labels) != len(train_ids) or not np.array_equal(labels["id"].to_numpy(), train_ids):
         raise ValueError(f"{path}: rows do not match the train split of the dataset (ids or order)")
-    given = labels["given"].to_numpy()
-    if given.min() < 0 or given.max() >= dataset.n_classes:
-        raise ValueError(f"{path}: given labels outside [0, {dataset.n_classes})")
+    for column in ("true", "given"):
+        values = labels[column].to_numpy()
+        if values.size and (values.min() < 0 or values.max() >= dataset.n_classes):
+            raise ValueError(f"{path}: {column} labels outside [0, {dataset.n_classes})")
+    wrong = np.flatnonzero(labels["flipped"].to_numpy() != (labels["given"] != labels["true"]))
+    if wrong.size:
+        raise ValueError(
+            f"{path}: 'flipped' disagrees with given != true in {wrong.size} row(s) "
+            f"(first id {int(labels['id'].iloc[wrong[0]])})"
+        )
     return labels
 
 

@@ -33,7 +33,8 @@ def main() -> None:
     labels = read_noisy_labels(args.labels, dataset)
     given = labels["given"].to_numpy()
     flipped = labels["flipped"].to_numpy(dtype=bool)
-    pred_probs = load_npy(args.train / "oos_probs.npy")
+    probs_path = args.train / "oos_probs.npy"
+    pred_probs = load_npy(probs_path)
     train_images, _, _ = dataset.split("train")
     val_images, val_labels, _ = dataset.split("val")
     context = CleanContext(
@@ -50,11 +51,12 @@ def main() -> None:
         # drops as many.
         flipped=flipped if args.method in ("oracle", "random") else None,
         noise_rate_estimate=(
-            estimate_noise_rate(given, pred_probs)
+            estimate_noise_rate(given, pred_probs, source=str(probs_path))
             if getattr(method, "uses_noise_estimate", False)
             else None
         ),
         seed=params.seed,
+        pred_probs_source=str(probs_path),
     )
     result = method.run(context, **getattr(params.clean, args.method))
     result = check_result(args.method, result, context.n)

@@ -50,6 +50,8 @@ class CleanContext:
         Seed for every random choice the method makes.
     progress : bool
         Whether to show progress bars.
+    pred_probs_source : str or None
+        Where ``pred_probs`` came from (e.g. the ``.npy`` file), named when they are rejected.
     """
 
     labels: np.ndarray
@@ -65,6 +67,7 @@ class CleanContext:
     noise_rate_estimate: float | None = None
     seed: int = 0
     progress: bool = True
+    pred_probs_source: str | None = None
 
     @property
     def n(self) -> int:
@@ -207,8 +210,10 @@ def validate_pred_probs(
     n_classes: int,
     name: str = "clean",
     atol: float = PROBS_ATOL,
+    source: str | None = None,
 ) -> np.ndarray:
-    """Check out-of-sample probabilities before a method uses them.
+    """Check out-of-sample probabilities before a method uses them: shape ``(n, C)``, finite,
+    in ``[0, 1]``, rows summing to 1 within ``atol``.
 
     Parameters
     ----------
@@ -222,28 +227,39 @@ def validate_pred_probs(
         Method name, used in the message.
     atol : float
         Tolerance on each row summing to 1.
+    source : str or None
+        Where the probabilities came from (a file name), named in the message.
 
     Returns
     -------
     np.ndarray
         ``(n, C)`` float64 copy, each row renormalised to sum to exactly 1.
     """
+    what = f"{name}: pred_probs" + (f" from {source}" if source else "")
     if pred_probs is None:
-        raise ValueError(f"{name}: pred_probs is missing")
-    arr = np.asarray(pred_probs, dtype=np.float64)
+        raise ValueError(f"{what} is missing")
+    try:
+        arr = np.asarray(pred_probs, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} is not a numeric array ({err})") from None
     if arr.shape != (n, n_classes):
-        raise ValueError(f"{name}: pred_probs has shape {arr.shape}, expected ({n}, {n_classes})")
+        raise ValueError(f"{what} has shape {arr.shape}, expected ({n}, {n_classes})")
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise ValueError(f"{name}: pred_probs has {int(bad.sum())} NaN/inf entries (row {row})")
-    if (arr < 0).any():
-        raise ValueError(f"{name}: pred_probs has negative entries (min {arr.min():.3g})")
+        raise ValueError(f"{what} has {int(bad.sum())} NaN/inf entries (first in row {row})")
+    for outside, how in ((arr < 0, "negative entries"), (arr > 1 + atol, "entries above 1")):
+        if outside.any():
+            row = int(np.flatnonzero(outside.any(axis=1))[0])
+            raise ValueError(
+                f"{what} has {int(outside.sum())} {how} (first in row {row}: "
+                f"{arr[row][outside[row]][0]:.6g})"
+            )
     err = np.abs(arr.sum(axis=1) - 1.0)
     if (err > atol).any():
         row = int(np.argmax(err))
         raise ValueError(
-            f"{name}: pred_probs rows must sum to 1 within {atol}; row {row} sums to "
+            f"{what} has rows that do not sum to 1 within {atol}; row {row} sums to "
             f"{arr[row].sum():.6g}"
         )
     return arr / arr.sum(axis=1, keepdims=True)
@@ -252,7 +268,13 @@ def validate_pred_probs(
 def context_labels_probs(ctx: CleanContext, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``labels`` ``(n,)`` int64 and ``pred_probs`` ``(n, C)`` float64 of ``ctx``."""
     labels = check_labels(ctx.labels, n_classes=ctx.n_classes, name=name)
-    probs = validate_pred_probs(ctx.pred_probs, n=len(labels), n_classes=ctx.n_classes, name=name)
+    probs = validate_pred_probs(
+        ctx.pred_probs,
+        n=len(labels),
+        n_classes=ctx.n_classes,
+        name=name,
+        source=ctx.pred_probs_source,
+    )
     return labels, probs
 
 
@@ -282,14 +304,21 @@ def load_result(path: str | Path) -> CleanResult:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    with np.load(path, allow_pickle=False) as npz:
-        missing = {"scores", "flags", "noise_rate_estimate"} - set(npz.files)
-        if missing:
-            raise ValueError(f"{path}: not a cleaning result (missing {sorted(missing)})")
-        extras = {k.removeprefix("extra_"): npz[k] for k in npz.files if k.startswith("extra_")}
-        return CleanResult(
-            scores=npz["scores"],
-            flags=npz["flags"].astype(bool),
-            noise_rate_estimate=float(npz["noise_rate_estimate"]),
-            extras=extras,
-        )
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("a .npy array, not an .npz archive")
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"{path}: not a readable cleaning result ({reason})") from None
+    missing = {"scores", "flags", "noise_rate_estimate"} - set(arrays)
+    if missing:
+        raise ValueError(f"{path}: not a cleaning result (missing {sorted(missing)})")
+    return CleanResult(
+        scores=arrays["scores"],
+        flags=arrays["flags"].astype(bool),
+        noise_rate_estimate=float(arrays["noise_rate_estimate"]),
+        extras={k.removeprefix("extra_"): v for k, v in arrays.items() if k.startswith("extra_")},
+    )

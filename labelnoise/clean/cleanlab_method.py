@@ -35,7 +35,9 @@ def _off_diagonal_mass(joint: np.ndarray) -> float:
     return float(np.clip(1.0 - np.trace(joint), 0.0, 1.0))
 
 
-def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
+def estimate_noise_rate(
+    labels: np.ndarray, pred_probs: np.ndarray, *, source: str | None = None
+) -> float:
     """cleanlab's estimate of the fraction of ``labels`` that are false.
 
     Parameters
@@ -44,6 +46,8 @@ def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
         Given labels, shape ``(n,)``.
     pred_probs
         Out-of-sample probabilities, shape ``(n, C)``.
+    source
+        Where ``pred_probs`` came from, named if they are rejected.
 
     Returns
     -------
@@ -52,7 +56,13 @@ def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
     """
     from cleanlab.count import estimate_joint
 
-    ctx = CleanContext(labels=labels, n_classes=pred_probs.shape[1], pred_probs=pred_probs)
+    probs = np.asarray(pred_probs)
+    if probs.ndim != 2:
+        where = f" from {source}" if source else ""
+        raise ValueError(f"cleanlab: pred_probs{where} has shape {probs.shape}, expected (n, C)")
+    ctx = CleanContext(
+        labels=labels, n_classes=probs.shape[1], pred_probs=probs, pred_probs_source=source
+    )
     labels, probs = context_labels_probs(ctx, "cleanlab")
     return _off_diagonal_mass(estimate_joint(labels, probs))
 
