@@ -109,6 +109,9 @@ class TrainParams(_Section):
     weights: str | None = None
     eval_batch_size: int = Field(1024, ge=1)
     folds: int = Field(4, ge=2, le=20)
+    stack_folds: bool = False
+    distributed: bool = False
+    nproc_per_node: int = Field(2, ge=1)
 
 
 class CleanParams(_Section):

@@ -13,10 +13,12 @@ from labelnoise.params import TrainParams
 
 
 def train_config(params: TrainParams):
-    """The trainer's config from the ``train`` params section (``folds`` is not part of it)."""
+    """The trainer's config from the ``train`` params section (how the folds are trained and how
+    many processes train are not part of it)."""
     from labelnoise.train import TrainConfig
 
-    return TrainConfig(**params.model_dump(exclude={"folds"}))
+    launch = {"folds", "stack_folds", "distributed", "nproc_per_node"}
+    return TrainConfig(**params.model_dump(exclude=launch))
 
 
 def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:

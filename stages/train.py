@@ -1,13 +1,20 @@
-"""Stage `train`: the noisy-label baseline at one rate, out-of-sample probabilities, features."""
+"""Stage `train`: the noisy-label baseline at one rate, out-of-sample probabilities, features.
+
+With ``train.distributed`` the stage re-executes itself under torchrun as
+``train.nproc_per_node`` processes that train data-parallel; the first one writes the outputs.
+"""
 
 import argparse
+import os
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from labelnoise.cli import run_stage
 from labelnoise.io import atomic_path, save_npy, write_csv, write_json
-from labelnoise.params import load_params
+from labelnoise.params import Params, load_params
 
 
 def main() -> None:
@@ -25,6 +32,32 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
 
+    import torch.distributed as dist
+
+    from labelnoise.train import resolve_device
+    from labelnoise.train.distributed import launched_by_torchrun, process_group, torchrun_command
+
+    group = nullcontext((0, 1))
+    if params.train.distributed:
+        cuda = resolve_device(params.train.device).type == "cuda"
+        if not launched_by_torchrun():
+            command = torchrun_command(
+                os.path.abspath(__file__),
+                sys.argv[1:],
+                nproc_per_node=params.train.nproc_per_node,
+                cuda=cuda,
+            )
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(command[0], command)
+        group = process_group(cuda=cuda)
+    with group as (rank, size):
+        if size > 1 and rank == 0:
+            print(f"training data-parallel on {size} processes ({dist.get_backend()})", flush=True)
+        train(args, params, rank=rank)
+
+
+def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
     import torch
 
     from labelnoise.data import load_dataset
@@ -52,7 +85,10 @@ def main() -> None:
         folds=params.train.folds,
         config=train_config(params.train),
         seed=params.seed,
+        stack=params.train.stack_folds,
     )
+    if rank > 0:
+        return  # every process holds the same results; the first one writes them
     batch = params.train.eval_batch_size
     with atomic_path(args.out, directory=True) as tmp:
         torch.save(tested.model.state_dict(), tmp / "model.pt")

@@ -1,7 +1,9 @@
-"""Training: models, the device-resident trainer and K-fold out-of-sample probabilities."""
+"""Training: models, the device-resident trainer (one process or data-parallel under torchrun),
+many models stacked into one, and K-fold out-of-sample probabilities."""
 
 from labelnoise.train.crossval import out_of_sample_folds, out_of_sample_proba
 from labelnoise.train.models import MODELS, build_model, load_weights
+from labelnoise.train.stacked import fit_stacked
 from labelnoise.train.trainer import (
     FitResult,
     TrainConfig,
@@ -20,6 +22,7 @@ __all__ = [
     "build_model",
     "extract_features",
     "fit",
+    "fit_stacked",
     "load_weights",
     "out_of_sample_folds",
     "out_of_sample_proba",

@@ -3,7 +3,9 @@
 The whole training set goes to the device once as uint8; each step gathers an index slice of a
 seeded permutation, and random crop + flip happen in the same gather on the device. All
 randomness of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run resumed from a
-checkpoint ends exactly where an uninterrupted one does.
+checkpoint ends exactly where an uninterrupted one does. Under torch.distributed every process
+draws the same plan and trains on its own slice of each batch (see
+:mod:`labelnoise.train.distributed`).
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import hashlib
 import math
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelnoise.io import atomic_path, write_json, write_text
+from labelnoise.train.distributed import synced_batch_norm, world
 from labelnoise.train.models import build_model, load_weights
 
 # Fields that do not change what is learnt: a checkpoint may be resumed with other values.
@@ -187,6 +192,58 @@ def _batched(
     return torch.cat(outs)
 
 
+def _nonfinite_rows(values: Tensor | np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``values`` ``(n, ...)`` holding a NaN or an infinity."""
+    values = torch.as_tensor(values)
+    if values.ndim == 0 or len(values) == 0:
+        return np.zeros(0, np.int64)
+    finite = torch.isfinite(values.reshape(len(values), -1)).all(1)
+    return torch.nonzero(~finite).flatten().cpu().numpy()
+
+
+def _raise_if_nonfinite(
+    values: Tensor | np.ndarray, *, where: str, what: str, rows: np.ndarray | None = None
+) -> None:
+    """Raise ``ValueError`` naming ``where`` and the offending rows if ``values`` has NaN/inf.
+
+    Parameters
+    ----------
+    values
+        ``(n, ...)`` array or tensor.
+    where
+        Who produced the values (function, fold, epoch).
+    what
+        What the values are ("probabilities", "features").
+    rows
+        ``(n,)`` caller's indices of the rows of ``values``; ``arange(n)`` when ``None``.
+    """
+    bad = _nonfinite_rows(values)
+    if len(bad):
+        named = bad if rows is None else np.asarray(rows)[bad]
+        shown = ", ".join(str(int(i)) for i in named[:5]) + (", ..." if len(named) > 5 else "")
+        raise ValueError(
+            f"{where}: non-finite {what} in {len(bad)} of {len(values)} rows ({shown}); "
+            "the model's weights or inputs hold NaN/inf"
+        )
+
+
+def _predict_logits(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 1024,
+) -> Tensor:
+    """Float32 logits ``(n, C)`` on the device of uint8 images ``(n, H, W, 3)``, unchecked."""
+    images = _check_images(images, "images")
+    dev = _model_device(model) if device is None else torch.device(device)
+    model.to(dev)
+    logits = _batched(model, images, model, dev, batch_size)
+    if len(logits) == 0:
+        return torch.zeros((0, model.head.out_features), device=dev)
+    return logits
+
+
 def predict_proba(
     model: nn.Module,
     images: np.ndarray,
@@ -195,14 +252,14 @@ def predict_proba(
     batch_size: int = 1024,
 ) -> np.ndarray:
     """Softmax probabilities ``(n, C)`` float32 of uint8 images ``(n, H, W, 3)``; rows sum to 1,
-    higher = more likely that class. ``device`` defaults to the model's."""
-    images = _check_images(images, "images")
-    dev = _model_device(model) if device is None else torch.device(device)
-    model.to(dev)
-    logits = _batched(model, images, model, dev, batch_size)
-    if len(logits) == 0:
-        return np.zeros((0, model.head.out_features), np.float32)
-    return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
+    higher = more likely that class. ``device`` defaults to the model's.
+
+    Raises ``ValueError`` naming the rows whose probabilities are not finite.
+    """
+    logits = _predict_logits(model, images, device=device, batch_size=batch_size)
+    proba = torch.softmax(logits, dim=1)
+    _raise_if_nonfinite(proba, where="predict_proba", what="probabilities")
+    return proba.cpu().numpy().astype(np.float32)
 
 
 def extract_features(
@@ -212,14 +269,41 @@ def extract_features(
     device: str | torch.device | None = None,
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Penultimate-layer features ``(n, D)`` float32 of uint8 images ``(n, H, W, 3)``."""
+    """Penultimate-layer features ``(n, D)`` float32 of uint8 images ``(n, H, W, 3)``.
+
+    Raises ``ValueError`` naming the rows whose features are not finite.
+    """
     images = _check_images(images, "images")
     dev = _model_device(model) if device is None else torch.device(device)
     model.to(dev)
     feats = _batched(model, images, model.features, dev, batch_size)
     if len(feats) == 0:
         return np.zeros((0, model.head.in_features), np.float32)
+    _raise_if_nonfinite(feats, where="extract_features", what="features")
     return feats.cpu().numpy().astype(np.float32)
+
+
+def _image_sums(x: Tensor) -> Tensor:
+    """Per-image channel sums and sums of squares ``(n, 2, 3)`` float64 of uint8 ``(n, H, W, 3)``.
+
+    Summed in float64 chunks: a float32 copy of every pixel would need four times the data.
+    """
+    chunk = max(1, 2**22 // max(x[0].numel(), 1)) if len(x) else 1
+    parts = []
+    for a in range(0, len(x), chunk):
+        values = x[a : a + chunk].double()
+        parts.append(torch.stack([values.sum((1, 2)), values.square().sum((1, 2))], 1))
+    return torch.cat(parts) if parts else torch.zeros((0, 2, 3), dtype=torch.float64)
+
+
+def _normalisation(sums: Tensor, pixels_per_image: int) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and std ``(3,)`` float32 of the images whose :func:`_image_sums` are
+    ``sums`` ``(n, 2, 3)``; the std is at least 1 so that flat images do not blow up."""
+    total = sums.sum(0)
+    count = len(sums) * pixels_per_image
+    mean = total[0] / count
+    var = ((total[1] - count * mean.square()) / max(count - 1, 1)).clamp_min(0.0)
+    return mean.float(), var.sqrt().float().clamp_min(1.0)
 
 
 def _fingerprint(
@@ -296,7 +380,7 @@ def _progress_bar(total: int, initial: int, enabled: bool, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, unit="epoch", leave=False)
 
 
-def _load_checkpoint(path: Path, key: dict, device: torch.device) -> dict | None:
+def _load_checkpoint(path: Path, key: dict, device: torch.device, *, announce: bool) -> dict | None:
     if not path.exists():
         return None
     try:
@@ -306,9 +390,11 @@ def _load_checkpoint(path: Path, key: dict, device: torch.device) -> dict | None
     if not isinstance(state, dict) or state.get("key") != key:
         # A finished or abandoned run of other settings (the pipeline keeps checkpoints between
         # runs): resuming it would be wrong, so this run starts afresh and overwrites it.
-        print(
-            f"{path}: checkpoint of other settings, data or seed; starting afresh", file=sys.stderr
-        )
+        if announce:
+            print(
+                f"{path}: checkpoint of other settings, data or seed; starting afresh",
+                file=sys.stderr,
+            )
         return None
     return state
 
@@ -366,6 +452,22 @@ def fit(
     FitResult
         The model in eval mode, ``history`` (one dict per epoch: ``epoch`` from 0,
         ``train_loss``, ``lr`` and, with a validation set, ``val_acc``) and the device.
+
+    Notes
+    -----
+    In a torch.distributed process group of several processes (torchrun workers that joined
+    with :func:`~labelnoise.train.distributed.process_group`), every process calls ``fit`` with
+    the same arguments and holds the whole set on its device (its own GPU, or the CPU with
+    gloo). Each takes its share of every batch, DDP averages the gradients and batch norm uses
+    the statistics of the whole batch, so the result is the single-process one up to float
+    rounding. The first process alone writes ``log_dir`` and the checkpoint; all return the
+    same model. Hooks are refused, as their state would diverge between processes.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or a NaN/inf training loss (naming epoch and step) or weights (naming the
+        epoch and tensors).
     """
     _check_config(config)
     if not isinstance(n_classes, int) or n_classes < 2:
@@ -389,7 +491,10 @@ def fit(
     if class_names is not None and len(class_names) != n_classes:
         raise ValueError(f"class_names has {len(class_names)} names for {n_classes} classes")
     names = [str(c) for c in (class_names if class_names is not None else range(n_classes))]
-    device = resolve_device(config.device)
+    rank, size = world()
+    if size > 1 and hook is not None:
+        raise ValueError("fit: a hook trains in one process; run it without torch.distributed")
+    device = _worker_device(config.device) if size > 1 else resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     n, height, width = images.shape[:3]
@@ -409,9 +514,7 @@ def fit(
     x_train = _to_device_nhwc(images, device)
     y_train = torch.from_numpy(labels).to(device)
     if config.weights is None:
-        pixels = x_train.reshape(-1, 3).float()
-        model.set_normalisation(pixels.mean(0), pixels.std(0).clamp_min(1.0))
-        del pixels
+        model.set_normalisation(*_normalisation(_image_sums(x_train), height * width))
     pad = config.crop_padding
     if pad:
         # Pad with the mean colour so the border normalises to ~0 rather than to black.
@@ -425,27 +528,21 @@ def fit(
 
     weights = None
     if config.class_weights:
-        counts = torch.bincount(y_train, minlength=n_classes).float()
-        weights = torch.where(counts > 0, n / (n_classes * counts.clamp_min(1)), 0.0)
+        weights = _class_weights(y_train, n_classes)
 
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.momentum > 0,
+    optimizer = _optimizer(
+        [p for p in model.parameters() if p.ndim > 1],
+        [p for p in model.parameters() if p.ndim <= 1],
+        config,
     )
-    train_model: nn.Module = model
-    if config.compile:
-        train_model = torch.compile(model)
 
-    steps = max(math.ceil(n / config.batch_size), 1)
-    # Near-equal batches: no tiny trailing batch for batch norm, few distinct shapes to compile.
-    bounds = np.linspace(0, n, steps + 1).round().astype(int).tolist()
+    bounds = _batch_bounds(n, config.batch_size)
+    steps = len(bounds) - 1
+    smallest = int(np.diff(bounds).min())
+    if smallest < size:
+        raise ValueError(
+            f"fit: a batch of {smallest} examples cannot be split over {size} processes"
+        )
     total_steps = steps * config.epochs
     warmup_steps = round(config.warmup_epochs * steps)
     rows = torch.arange(height, device=device)
@@ -457,7 +554,7 @@ def fit(
     key = None
     if ckpt is not None:
         key = _fingerprint(images, labels, config, seed, n_classes, hook)
-        state = _load_checkpoint(ckpt, key, device)
+        state = _load_checkpoint(ckpt, key, device, announce=rank == 0)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -466,7 +563,10 @@ def fit(
             history = list(state["history"])
             start_epoch = int(state["epoch"])
 
-    log_path = None if log_dir is None else Path(log_dir)
+    # Only the first process writes: the others hold the same state.
+    log_path = None if log_dir is None or rank > 0 else Path(log_dir)
+    if rank > 0:
+        ckpt = None
     live = None
     if log_path is not None:
         n_params = sum(p.numel() for p in model.parameters())
@@ -474,77 +574,95 @@ def fit(
         write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
         live = _open_live(log_path, resume=start_epoch > 0)
 
-    bar = _progress_bar(config.epochs, start_epoch, progress, desc)
-    on_cpu = device.type == "cpu"
+    bar = _progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
+    # A per-step check costs a device sync, cheap on CPU only. Data-parallel processes check
+    # the epoch's summed losses instead, so that they all stop together: one stopping alone
+    # would leave the others waiting for it forever.
+    check_each_step = device.type == "cpu" and size == 1
     model.train()
     try:
-        for epoch in range(start_epoch, config.epochs):
-            perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device)
-            step_losses = torch.zeros(steps, device=device)
-            for s in range(steps):
-                a, b = bounds[s], bounds[s + 1]
-                idx = perm[a:b]
-                dy, dx = offsets[a:b, 0:1], offsets[a:b, 1:2]
-                r = dy + rows
-                c = torch.where(flips[a:b, None], dx + (width - 1) - cols, dx + cols)
-                batch = padded[idx[:, None, None], r[:, :, None], c[:, None, :]]
-                targets = y_train[idx]
-                with _autocast(device):
-                    logits = train_model(_as_input(batch))
-                logits = logits.float()
-                if hook is None:
-                    per_example = F.cross_entropy(
-                        logits, targets, reduction="none", label_smoothing=config.label_smoothing
-                    )
-                else:
-                    per_example = hook.loss(logits, targets, idx, epoch)
-                if weights is None:
-                    loss = per_example.mean()
-                else:
-                    w = weights[targets]
-                    loss = (per_example * w).sum() / w.sum()
-                if on_cpu and not torch.isfinite(loss):
-                    raise ValueError(f"non-finite training loss at epoch {epoch}, step {s}")
-                lr = _lr_at(epoch * steps + s, total_steps, warmup_steps, config.lr)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+        with synced_batch_norm(model) if size > 1 else nullcontext():
+            train_model = _data_parallel(model, device) if size > 1 else model
+            if config.compile:
+                train_model = torch.compile(train_model)
+            for epoch in range(start_epoch, config.epochs):
+                perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device)
+                step_losses = torch.zeros(steps, device=device)
+                for s in range(steps):
+                    a, b = bounds[s], bounds[s + 1]
+                    # Every process draws the same plan; each takes its share of the batch.
+                    lo, hi = a + (b - a) * rank // size, a + (b - a) * (rank + 1) // size
+                    idx = perm[lo:hi]
+                    dy, dx = offsets[lo:hi, 0:1], offsets[lo:hi, 1:2]
+                    r = dy + rows
+                    c = torch.where(flips[lo:hi, None], dx + (width - 1) - cols, dx + cols)
+                    batch = padded[idx[:, None, None], r[:, :, None], c[:, None, :]]
+                    targets = y_train[idx]
+                    with _autocast(device):
+                        logits = train_model(_as_input(batch))
+                    logits = logits.float()
+                    if hook is None:
+                        per_example = F.cross_entropy(
+                            logits,
+                            targets,
+                            reduction="none",
+                            label_smoothing=config.label_smoothing,
+                        )
+                    else:
+                        per_example = hook.loss(logits, targets, idx, epoch)
+                    # This process's share of the mean over the whole batch.
+                    if weights is None:
+                        loss = per_example.sum() / (b - a)
+                    else:
+                        loss = (per_example * weights[targets]).sum() / weights[
+                            y_train[perm[a:b]]
+                        ].sum()
+                    if check_each_step and not torch.isfinite(loss):
+                        bad = idx[~torch.isfinite(per_example)].cpu().numpy()
+                        raise ValueError(
+                            f"fit: non-finite training loss at epoch {epoch}, step {s}"
+                            + (f" (training rows {bad[:5].tolist()})" if len(bad) else "")
+                        )
+                    lr = _lr_at(epoch * steps + s, total_steps, warmup_steps, config.lr)
+                    _set_lr(optimizer, lr)
+                    optimizer.zero_grad(set_to_none=True)
+                    # Data parallelism averages the processes' gradients; the sum of their
+                    # shares is the gradient of the whole batch's mean.
+                    (loss * size).backward()
+                    optimizer.step()
+                    if hook is not None:
+                        hook.after_step()
+                    step_losses[s] = loss.detach() * (b - a)
+                if size > 1:
+                    dist.all_reduce(step_losses)
+                _check_epoch(step_losses, model, where="fit", epoch=epoch)
                 if hook is not None:
-                    hook.after_step()
-                step_losses[s] = loss.detach() * (b - a)
-            finite = torch.isfinite(step_losses).cpu().numpy()
-            if not finite.all():
-                bad = int(np.flatnonzero(~finite)[0])
-                raise ValueError(f"non-finite training loss at epoch {epoch}, step {bad}")
-            if hook is not None:
-                hook.end_epoch(epoch)
-            record: dict[str, Any] = {
-                "epoch": epoch,
-                "train_loss": float(step_losses.sum()) / n,
-                "lr": lr,
-            }
-            if x_val is not None:
-                logits_val = _batched(model, x_val, model, device, config.eval_batch_size)
-                pred = logits_val.argmax(1).cpu().numpy()
-                record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
-                if log_path is not None:
-                    _write_class_report(log_path, epoch, val_labels, pred, names)
-            history.append(record)
-            if live is not None:
-                live.log_metric("train/loss", record["train_loss"])
-                if "val_acc" in record:
-                    live.log_metric("val/acc", record["val_acc"])
-                live.next_step()
-            if ckpt is not None:
-                _save_checkpoint(ckpt, key, epoch + 1, model, optimizer, hook, history)
-            if bar is not None:
-                shown = {"loss": f"{record['train_loss']:.3f}"}
-                if "val_acc" in record:
-                    shown["acc"] = f"{record['val_acc']:.3f}"
-                bar.set_postfix(shown)
-                bar.update(1)
+                    hook.end_epoch(epoch)
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "train_loss": float(step_losses.sum()) / n,
+                    "lr": lr,
+                }
+                if x_val is not None:
+                    logits_val = _batched(model, x_val, model, device, config.eval_batch_size)
+                    pred = logits_val.argmax(1).cpu().numpy()
+                    record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
+                    if log_path is not None:
+                        _write_class_report(log_path, epoch, val_labels, pred, names)
+                history.append(record)
+                if live is not None:
+                    live.log_metric("train/loss", record["train_loss"])
+                    if "val_acc" in record:
+                        live.log_metric("val/acc", record["val_acc"])
+                    live.next_step()
+                if ckpt is not None:
+                    _save_checkpoint(ckpt, key, epoch + 1, model, optimizer, hook, history)
+                if bar is not None:
+                    shown = {"loss": f"{record['train_loss']:.3f}"}
+                    if "val_acc" in record:
+                        shown["acc"] = f"{record['val_acc']:.3f}"
+                    bar.set_postfix(shown)
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
@@ -552,6 +670,82 @@ def fit(
             live.end()
     model.eval()
     return FitResult(model=model, history=history, device=device)
+
+
+def _worker_device(requested: str) -> torch.device:
+    """The device of this torchrun worker: its own GPU (``LOCAL_RANK``, made current by
+    :func:`~labelnoise.train.distributed.process_group`) or the CPU."""
+    device = resolve_device(requested)
+    backend = dist.get_backend()
+    if device.type == "cuda":
+        if device.index is not None and device.index != torch.cuda.current_device():
+            raise ValueError(
+                f"device {requested!r}: under torch.distributed each process trains on its own "
+                "GPU; ask for 'cuda' or 'auto'"
+            )
+        device = torch.device("cuda", torch.cuda.current_device())
+    if (device.type == "cuda") != (backend == "nccl"):
+        raise ValueError(f"training on {device.type} needs another backend than {backend!r}")
+    return device
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    # Buffers need no broadcast at each step: the synced batch norm updates them identically
+    # everywhere.
+    return DistributedDataParallel(
+        model,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        forward_sync_buffers=False,
+        gradient_as_bucket_view=True,
+    )
+
+
+def _check_epoch(step_losses: Tensor, model: nn.Module, *, where: str, epoch: int) -> None:
+    """Raise ``ValueError`` if a step's loss ``(steps,)`` or the model's state is not finite."""
+    finite = torch.isfinite(step_losses).cpu().numpy()
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{where}: non-finite training loss at epoch {epoch}, step {bad}")
+    named = [(k, v) for k, v in model.state_dict().items() if v.is_floating_point()]
+    ok = torch.stack([torch.isfinite(v).all() for _, v in named]).cpu().numpy()
+    if not ok.all():
+        names = [named[i][0] for i in np.flatnonzero(~ok)]
+        raise ValueError(f"{where}: non-finite weights after epoch {epoch} ({', '.join(names)})")
+
+
+def _class_weights(labels: Tensor, n_classes: int) -> Tensor:
+    """Inverse-frequency weights ``(n_classes,)``; absent classes weigh 0."""
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    return torch.where(counts > 0, len(labels) / (n_classes * counts.clamp_min(1)), 0.0)
+
+
+def _optimizer(
+    decay: list[Tensor], no_decay: list[Tensor], config: TrainConfig
+) -> torch.optim.Optimizer:
+    """Nesterov SGD; weight decay on the weight matrices and kernels only."""
+    return torch.optim.SGD(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.momentum > 0,
+    )
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def _batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Start of every batch and the end of the last, ``(steps + 1,)``."""
+    steps = max(math.ceil(n / batch_size), 1)
+    # Near-equal batches: no tiny trailing batch for batch norm, few distinct shapes to compile.
+    return np.linspace(0, n, steps + 1).round().astype(int).tolist()
 
 
 def _save_checkpoint(
