@@ -21,24 +21,28 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-def _torchrun(script: Path, *args: str, nproc: int = 2, cwd: Path | None = None):
-    # One thread per process: two processes share the two cores of a small machine.
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = torchrun_command(str(script), list(args), nproc_per_node=nproc, cuda=False)
-    # The timeout only keeps a hung collective from hanging the test session.
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture
-def one_thread():
+def restore_threads():
+    """The worker's config sets torch's thread count in this process too."""
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
 
 
-def test_two_gloo_processes_learn_what_one_learns(tmp_path, one_thread):
+def test_two_gloo_processes_learn_what_one_learns(tmp_path, restore_threads):
     out = tmp_path / "ddp.npz"
-    done = _torchrun(HERE / "ddp_worker.py", str(out))
+    command = torchrun_command(
+        str(HERE / "ddp_worker.py"), [str(out)], nproc_per_node=2, cuda=False
+    )
+    # One thread per process: two processes share the two cores of a small machine. The
+    # timeout only keeps a hung collective from hanging the test session.
+    done = subprocess.run(
+        command,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     parallel = np.load(out)
     single = ddp_worker.run()
