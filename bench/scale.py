@@ -17,7 +17,8 @@ Phases run in one process, in this order; each reports its wall time, images/s a
 Memory per phase: the peak resident set (the kernel's high-water mark ``VmHWM``, reset before
 each phase through ``/proc/self/clear_refs``), and the peaks of its two parts sampled every
 10 ms: anonymous memory (arrays, tensors) and file-backed pages (mapped files: libraries and
-``images.npy``; the kernel can drop those under memory pressure). Linux only.
+``images.npy``; the kernel can drop those under memory pressure). Before each phase the heap
+glibc keeps after frees is handed back (``malloc_trim``). Linux with glibc only.
 
 Run: python bench/scale.py [--n 200000] [--size 64] [--source generate|import] [--epochs 1]
 The last line says whether the whole run stayed within ``--budget-gib`` of peak RSS.
@@ -26,6 +27,7 @@ The last line says whether the whole run stayed within ``--budget-gib`` of peak 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import resource
 import shutil
@@ -125,9 +127,12 @@ class Meter:
         self.sampler = Sampler()
         self.phases: list[Phase] = []
         self.exact_peaks = _reset_high_water_mark()
+        self._libc = ctypes.CDLL("libc.so.6")
 
     @contextmanager
     def phase(self, name: str, images: int) -> Iterator[Phase]:
+        # Freed heap that glibc keeps would count against the next phase: hand it back first.
+        self._libc.malloc_trim(0)
         result = Phase(name, images, rss_before=_status()["VmRSS"])
         _reset_high_water_mark()
         self.sampler.reset()
