@@ -546,6 +546,10 @@ def _check_labels(entries: pd.DataFrame, path: str | os.PathLike) -> list[str]:
     if not train.any():
         raise ValueError(f"{path}: no train images")
     classes = _sort_classes(entries.loc[train, "label_name"].unique())
+    if len(classes) < 2:
+        raise ValueError(
+            f"{path}: a classification task needs at least 2 classes, found only {classes}"
+        )
     unknown = ~entries["label_name"].isin(classes).to_numpy()
     if unknown.any():
         bad = entries[unknown]

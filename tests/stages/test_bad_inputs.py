@@ -214,11 +214,6 @@ def test_bad_image_sources(tmp_path, case):
     _refused(tmp_path, GENERATE, patterns)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="labelnoise/data/importer.py imports a single-class folder; the corrupt stage then "
-    "fails with 'n_classes must be an int >= 2', which does not name the folder",
-)
 def test_a_single_class_folder_is_refused_on_import(tmp_path):
     _classes(tmp_path / "images", ("cat",))
     _write_params(tmp_path, {"data.source": "folder", "data.path": str(tmp_path / "images")})
