@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--width", type=int, default=16, help="small_cnn first-block channels")
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
@@ -107,7 +109,13 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     images = rng.integers(0, 256, (args.n, args.size, args.size, 3), dtype=np.uint8)
     labels = rng.integers(0, args.classes, args.n)
-    config = TrainConfig(epochs=args.epochs, device=args.device, threads=args.threads)
+    config = TrainConfig(
+        epochs=args.epochs,
+        width=args.width,
+        batch_size=args.batch_size,
+        device=args.device,
+        threads=args.threads,
+    )
     device = resolve_device(config.device)
     print(
         f"device {device}, threads {torch.get_num_threads()}, {args.n} images x {args.epochs} "
