@@ -196,7 +196,12 @@ def test_permuting_the_rows_permutes_scores_and_flags(name, params, table, order
     base = _run(name, params, labels, probs, flipped, seed)
     moved = _run(name, params, labels[perm], probs[perm], flipped[perm], seed)
     np.testing.assert_allclose(moved.scores, base.scores[perm], rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(moved.flags, base.flags[perm])
+    # Rows whose given label is equally (im)probable to 1e-9 are ties that a method may break by
+    # position (cleanlab's pruning sorts margins stably): equivariance holds per tie group.
+    given = np.round(probs[perm][np.arange(len(labels)), labels[perm]], 9)
+    for value in np.unique(given):
+        group = given == value
+        assert moved.flags[group].sum() == base.flags[perm][group].sum(), value
     assert moved.noise_rate_estimate == pytest.approx(base.noise_rate_estimate, abs=1e-9)
 
 
