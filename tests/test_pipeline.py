@@ -1,15 +1,10 @@
-"""End to end: `dvc repro` of the tiny profile in a fresh git repository."""
+"""End to end: `dvc repro` of the tiny profile in a fresh git repository (`conftest.py`)."""
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
@@ -23,25 +18,8 @@ def _run(args, cwd, env):
 
 
 @pytest.fixture(scope="module")
-def tiny_project(tmp_path_factory):
-    project = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "stages", "labelnoise"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, project / name)
-    shutil.copy(ROOT / "profiles" / "tiny.yaml", project / "params.yaml")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env["PYTHONPATH"] = str(project)
-    _run(["git", "init", "-q"], project, env)
-    _run(["dvc", "init", "-q"], project, env)
-    _run(["dvc", "config", "core.analytics", "false"], project, env)
-    _run(["git", "add", "-A"], project, env)
-    _run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], project, env
-    )
-    _run(["dvc", "repro"], project, env)
+def tiny_project(tiny_repro):
+    project, env, _ = tiny_repro
     return project, env
 
 

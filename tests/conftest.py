@@ -1,0 +1,29 @@
+"""Fixtures shared across test files."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from snapshots import wrap_and_repro
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_repro(tmp_path_factory):
+    """`dvc repro` of the tiny profile in a fresh git repository, with every stage command
+    wrapped in file-tree snapshots (see snapshots.py).
+
+    Returns ``(project, env, log)``: the repository, the environment the commands ran with, and
+    the folder of the ``<stage>.before.json`` / ``<stage>.after.json`` snapshots.
+    """
+    project = tmp_path_factory.mktemp("project")
+    log = tmp_path_factory.mktemp("snapshots")
+    for name in ("stages", "labelnoise"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    yaml = YAML()
+    stages = yaml.load((ROOT / "dvc.yaml").read_text())["stages"]
+    params = yaml.load((ROOT / "profiles" / "tiny.yaml").read_text())
+    env = wrap_and_repro(project, stages, params, log)
+    return project, env, log
