@@ -46,3 +46,5 @@ bench: setup
 	python bench/trainer.py
 	python bench/tvnet.py
 	python bench/importer.py
+	python bench/folds.py
+	python bench/scale.py --n 20000

@@ -101,14 +101,13 @@ def train_and_test(
             raise ValueError(
                 "the cleaning method flagged every training example: nothing to train on"
             )
-        positions = np.flatnonzero(keep)
-        train_images, train_labels = train_images[positions], train_labels[positions]
     result = fit(
         train_images,
         train_labels,
         n_classes=dataset.n_classes,
         config=train_config(params),
         seed=seed,
+        rows=None if keep is None else np.flatnonzero(keep),
         val_images=val_images,
         val_labels=val_labels,
         class_names=dataset.classes,

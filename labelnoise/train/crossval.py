@@ -103,11 +103,12 @@ def out_of_sample_folds(
         if not stack:
             try:
                 models[k] = fit(
-                    images[train_idx],
-                    labels[train_idx],
+                    images,
+                    labels,
                     n_classes=n_classes,
                     config=config,
                     seed=seed + k,
+                    rows=train_idx,
                     progress=progress,
                     desc=f"fold {k + 1}/{folds}",
                 )

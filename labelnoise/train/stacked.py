@@ -34,7 +34,9 @@ from labelnoise.train.trainer import (
     _check_config,
     _check_images,
     _check_labels,
+    _check_rows,
     _class_weights,
+    _crop_flip,
     _derive_seed,
     _epoch_plan,
     _image_sums,
@@ -47,22 +49,6 @@ from labelnoise.train.trainer import (
     _worker_device,
     resolve_device,
 )
-
-
-def _check_rows(train_rows: Sequence[np.ndarray], n: int, names: list[str]) -> list[np.ndarray]:
-    checked = []
-    for rows, name in zip(train_rows, names, strict=True):
-        rows = np.asarray(rows)
-        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-            raise ValueError(f"{name}: train rows must be a 1-D integer array, got {rows.dtype}")
-        if len(rows) < 2:
-            raise ValueError(f"{name}: needs at least 2 training rows, got {len(rows)}")
-        if rows.min() < 0 or rows.max() >= n:
-            raise ValueError(f"{name}: train rows outside [0, {n})")
-        if len(np.unique(rows)) != len(rows):
-            raise ValueError(f"{name}: train rows repeat an index")
-        checked.append(rows.astype(np.int64))
-    return checked
 
 
 def fit_stacked(
@@ -82,7 +68,8 @@ def fit_stacked(
     Parameters
     ----------
     images
-        uint8 ``(n, H, W, 3)``, copied to the device once for all the models.
+        uint8 ``(n, H, W, 3)``, shared by all the models: the CPU reads it in place (a memory
+        map is fine), another device holds one copy.
     labels
         int ``(n,)`` labels in ``[0, n_classes)``.
     train_rows
@@ -122,7 +109,9 @@ def fit_stacked(
         raise ValueError(f"{len(names)} names for {len(seeds)} models")
     images = _check_images(images, "images")
     labels = _check_labels(labels, len(images), n_classes, "labels")
-    train_rows = _check_rows(train_rows, len(images), names)
+    train_rows = [
+        _check_rows(rows, len(images), name) for rows, name in zip(train_rows, names, strict=True)
+    ]
     device = _worker_device(config.device) if world()[1] > 1 else resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -179,9 +168,6 @@ def fit_stacked(
     steps = len(bounds) - 1
     total_steps = steps * config.epochs
     warmup_steps = round(config.warmup_epochs * steps)
-    pad = config.crop_padding
-    rows_h = torch.arange(height, device=device)
-    cols_w = torch.arange(width, device=device)
     check_each_step = device.type == "cpu"
     histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
     bar = _progress_bar(config.epochs, 0, progress, desc)
@@ -193,25 +179,15 @@ def fit_stacked(
             ]
             # (models, n_min): rows of `images`, crop offsets and flips, per model.
             perm = torch.stack([r[p[:n_min]] for r, (p, _, _) in zip(rows_dev, plans, strict=True)])
-            offsets = torch.stack([o[:n_min] for _, o, _ in plans]) - pad
+            offsets = torch.stack([o[:n_min] for _, o, _ in plans])
             flips = torch.stack([f[:n_min] for _, _, f in plans])
             step_losses = torch.zeros(steps, n_models, device=device)
             for s in range(steps):
                 a, b = bounds[s], bounds[s + 1]
                 idx = perm[:, a:b]
-                r = offsets[:, a:b, 0:1] + rows_h
-                dx = offsets[:, a:b, 1:2]
-                c = torch.where(flips[:, a:b, None], dx + (width - 1) - cols_w, dx + cols_w)
-                batch = x[
-                    idx[:, :, None, None],
-                    r.clamp(0, height - 1)[:, :, :, None],
-                    c.clamp(0, width - 1)[:, :, None, :],
-                ]
-                if pad:
-                    inside_r = (r >= 0) & (r < height)
-                    inside_c = (c >= 0) & (c < width)
-                    inside = inside_r[:, :, :, None, None] & inside_c[:, :, None, :, None]
-                    batch = torch.where(inside, batch, fill[:, None, None, None, :])
+                batch = _crop_flip(
+                    x, idx, offsets[:, a:b], flips[:, a:b], fill=fill, pad=config.crop_padding
+                )
                 targets = y[idx]
                 with _autocast(device):
                     logits = stacked_forward(params, buffers, batch.permute(0, 1, 4, 2, 3).float())

@@ -1,7 +1,8 @@
 """One trainer, GPU first and correct on CPU.
 
-The whole training set goes to the device once as uint8; each step gathers an index slice of a
-seeded permutation, and random crop + flip happen in the same gather on the device. All
+On a GPU the whole training set goes to the device once as uint8; on the CPU the trainer reads
+the caller's array in place (a memory map too) and holds no copy of it. Each step gathers an
+index slice of a seeded permutation, and random crop + flip happen in the same gather. All
 randomness of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run resumed from a
 checkpoint ends exactly where an uninterrupted one does. Under torch.distributed every process
 draws the same plan and trains on its own slice of each batch (see
@@ -15,6 +16,7 @@ import hashlib
 import math
 import os
 import sys
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +138,20 @@ def _check_labels(labels: Any, n: int, n_classes: int, name: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _check_rows(rows: Any, n: int, name: str) -> np.ndarray:
+    """``rows`` as int64 ``(m,)``, checked to be distinct rows of an ``n``-row array, m >= 2."""
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"{name}: train rows must be a 1-D integer array, got {rows.dtype}")
+    if len(rows) < 2:
+        raise ValueError(f"{name}: needs at least 2 training rows, got {len(rows)}")
+    if rows.min() < 0 or rows.max() >= n:
+        raise ValueError(f"{name}: train rows outside [0, {n})")
+    if len(np.unique(rows)) != len(rows):
+        raise ValueError(f"{name}: train rows repeat an index")
+    return rows.astype(np.int64)
+
+
 def _check_config(config: TrainConfig) -> None:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -154,13 +170,72 @@ def _check_config(config: TrainConfig) -> None:
 
 
 def _to_device_nhwc(images: np.ndarray, device: torch.device) -> Tensor:
-    # One host copy: the source is often a read-only memory map, which torch cannot wrap.
-    return torch.from_numpy(np.array(images, dtype=np.uint8, order="C")).to(device)
+    """uint8 ``(n, H, W, 3)`` images as a tensor on ``device``, never to be written to.
+
+    On the CPU the tensor shares the array's memory, so a memory map stays on disk until
+    read; on another device it is the one copy there.
+    """
+    if any(stride < 0 for stride in images.strides):
+        images = np.ascontiguousarray(images)  # torch cannot view negative strides
+    with warnings.catch_warnings():
+        # A read-only array (the dataset's memory map) is safe to share: every use of the
+        # tensor gathers or converts it into new tensors.
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        tensor = torch.from_numpy(images)
+    return tensor.to(device)
 
 
 def _as_input(batch_nhwc: Tensor) -> Tensor:
     """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, H, W)``; the permuted view is channels_last."""
     return batch_nhwc.permute(0, 3, 1, 2).float()
+
+
+def _crop_flip(
+    images: Tensor, idx: Tensor, offsets: Tensor, flips: Tensor, *, fill: Tensor, pad: int
+) -> Tensor:
+    """Gather a batch of randomly cropped and flipped images in one indexing operation.
+
+    Each image is shifted by its offset within a border of ``pad`` pixels of colour ``fill``
+    (read off the image where it lies inside, so no padded copy of the set is needed), then
+    mirrored left-right if its flag is set.
+
+    Parameters
+    ----------
+    images
+        uint8 ``(n, H, W, 3)``, only read.
+    idx
+        int64 ``(..., b)`` rows of ``images``.
+    offsets
+        int64 ``(..., b, 2)`` crop origins ``(dy, dx)`` in ``[0, 2 * pad]``.
+    flips
+        bool ``(..., b)``.
+    fill
+        uint8 ``(..., 3)``, the colour of the border (one per leading index, or shared).
+    pad
+        Border width in pixels.
+
+    Returns
+    -------
+    Tensor
+        uint8 ``(..., b, H, W, 3)``.
+    """
+    height, width = images.shape[1:3]
+    rows = torch.arange(height, device=images.device)
+    cols = torch.arange(width, device=images.device)
+    r = offsets[..., 0:1] - pad + rows
+    dx = offsets[..., 1:2] - pad
+    c = torch.where(flips[..., None], dx + (width - 1) - cols, dx + cols)
+    batch = images[
+        idx[..., None, None],
+        r.clamp(0, height - 1)[..., :, None],
+        c.clamp(0, width - 1)[..., None, :],
+    ]
+    if not pad:
+        return batch
+    inside_r = (r >= 0) & (r < height)
+    inside_c = (c >= 0) & (c < width)
+    inside = inside_r[..., :, None, None] & inside_c[..., None, :, None]
+    return torch.where(inside, batch, fill[..., None, None, None, :])
 
 
 def _autocast(device: torch.device):
@@ -286,14 +361,18 @@ def extract_features(
 def _image_sums(x: Tensor) -> Tensor:
     """Per-image channel sums and sums of squares ``(n, 2, 3)`` float64 of uint8 ``(n, H, W, 3)``.
 
-    Summed in float64 chunks: a float32 copy of every pixel would need four times the data.
+    Summed in chunks of about 2**22 values in float64, which holds these sums of integers
+    exactly. The result is allocated before the first chunk: small results kept between the
+    chunks' large temporaries would stop the allocator from reusing the freed ones, and the
+    heap would grow with the data.
     """
-    chunk = max(1, 2**22 // max(x[0].numel(), 1)) if len(x) else 1
-    parts = []
+    sums = torch.empty((len(x), 2, 3), dtype=torch.float64, device=x.device)
+    chunk = max(1, 2**22 // max(math.prod(x.shape[1:]), 1))
     for a in range(0, len(x), chunk):
         values = x[a : a + chunk].double()
-        parts.append(torch.stack([values.sum((1, 2)), values.square().sum((1, 2))], 1))
-    return torch.cat(parts) if parts else torch.zeros((0, 2, 3), dtype=torch.float64)
+        sums[a : a + chunk, 0] = values.sum((1, 2))
+        sums[a : a + chunk, 1] = values.square_().sum((1, 2))
+    return sums
 
 
 def _normalisation(sums: Tensor, pixels_per_image: int) -> tuple[Tensor, Tensor]:
@@ -307,17 +386,34 @@ def _normalisation(sums: Tensor, pixels_per_image: int) -> tuple[Tensor, Tensor]
 
 
 def _fingerprint(
-    images: np.ndarray, labels: np.ndarray, config: TrainConfig, seed: int, n_classes: int, hook
+    images: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray | None,
+    config: TrainConfig,
+    seed: int,
+    n_classes: int,
+    hook,
 ) -> dict:
+    """What a checkpoint must match to be resumed.
+
+    Training on ``rows`` ``(m,)`` (all when ``None``) of ``images`` uint8 ``(n, H, W, 3)`` and
+    ``labels`` ``(n,)`` gets the fingerprint of training on copies of those rows.
+    """
+    n = len(images) if rows is None else len(rows)
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(labels).tobytes())
-    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels if rows is None else labels[rows]).tobytes())
+    # The images' bytes in C order, a bounded chunk at a time: one bytes object of them all
+    # would be another copy of the training set.
+    step = max(1, 2**24 // max(math.prod(images.shape[1:]), 1))
+    for a in range(0, n, step):
+        block = images[a : a + step] if rows is None else images[rows[a : a + step]]
+        digest.update(np.ascontiguousarray(block).data)
     cfg = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RUNTIME_FIELDS}
     return {
         "config": cfg,
         "seed": seed,
         "n_classes": n_classes,
-        "shape": list(images.shape),
+        "shape": [n, *images.shape[1:]],
         "data": digest.hexdigest(),
         "hook": None if hook is None else type(hook).__qualname__,
     }
@@ -406,6 +502,7 @@ def fit(
     n_classes: int,
     config: TrainConfig,
     seed: int,
+    rows: np.ndarray | None = None,
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
     class_names: list[str] | None = None,
@@ -420,7 +517,8 @@ def fit(
     Parameters
     ----------
     images
-        uint8 ``(n, H, W, 3)`` training images (a memmap is fine; it is copied to the device once).
+        uint8 ``(n, H, W, 3)`` training images. A memory map is fine: the CPU reads it in place,
+        another device holds one copy.
     labels
         int ``(n,)`` labels in ``[0, n_classes)``.
     n_classes
@@ -429,6 +527,11 @@ def fit(
         Hyper-parameters; see :class:`TrainConfig`.
     seed
         Seeds the initialisation, the batch order and the augmentation.
+    rows
+        int ``(m,)`` distinct rows of ``images`` and ``labels`` to train on (at least 2); all
+        when ``None``. The model, history and checkpoint fingerprint are those of training on
+        ``images[rows]``, without that copy; the hook's ``index`` and the rows named in
+        errors are rows of ``images``.
     val_images, val_labels
         Optional validation set; its accuracy is logged every epoch.
     class_names
@@ -477,7 +580,9 @@ def fit(
     seed = int(seed)
     images = _check_images(images, "images")
     labels = _check_labels(labels, len(images), n_classes, "labels")
-    if len(images) < 2:
+    if rows is not None:
+        rows = _check_rows(rows, len(images), "fit")
+    elif len(images) < 2:
         raise ValueError(f"need at least 2 training images, got {len(images)}")
     if (val_images is None) != (val_labels is None):
         raise ValueError("val_images and val_labels must be given together")
@@ -497,7 +602,8 @@ def fit(
     device = _worker_device(config.device) if size > 1 else resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    n, height, width = images.shape[:3]
+    n = len(images) if rows is None else len(rows)
+    height, width = images.shape[1:3]
 
     model = build_model(
         config.model,
@@ -513,22 +619,18 @@ def fit(
 
     x_train = _to_device_nhwc(images, device)
     y_train = torch.from_numpy(labels).to(device)
+    rows_dev = None if rows is None else torch.from_numpy(rows).to(device)
     if config.weights is None:
-        model.set_normalisation(*_normalisation(_image_sums(x_train), height * width))
-    pad = config.crop_padding
-    if pad:
-        # Pad with the mean colour so the border normalises to ~0 rather than to black.
-        fill = model.mean.reshape(3).round().clamp(0, 255).to(torch.uint8)
-        padded = fill.expand(n, height + 2 * pad, width + 2 * pad, 3).clone()
-        padded[:, pad : pad + height, pad : pad + width] = x_train
-    else:
-        padded = x_train
-    del x_train
+        sums = _image_sums(x_train)
+        selected = sums if rows_dev is None else sums[rows_dev]
+        model.set_normalisation(*_normalisation(selected, height * width))
+    # Crops reach into a border of the mean colour, which normalises to ~0 rather than to black.
+    fill = model.mean.reshape(3).round().clamp(0, 255).to(torch.uint8)
     x_val = None if val_images is None else _to_device_nhwc(val_images, device)
 
     weights = None
     if config.class_weights:
-        weights = _class_weights(y_train, n_classes)
+        weights = _class_weights(y_train if rows_dev is None else y_train[rows_dev], n_classes)
 
     optimizer = _optimizer(
         [p for p in model.parameters() if p.ndim > 1],
@@ -545,15 +647,13 @@ def fit(
         )
     total_steps = steps * config.epochs
     warmup_steps = round(config.warmup_epochs * steps)
-    rows = torch.arange(height, device=device)
-    cols = torch.arange(width, device=device)
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
     ckpt = None if checkpoint_path is None else Path(checkpoint_path)
     key = None
     if ckpt is not None:
-        key = _fingerprint(images, labels, config, seed, n_classes, hook)
+        key = _fingerprint(images, labels, rows, config, seed, n_classes, hook)
         state = _load_checkpoint(ckpt, key, device, announce=rank == 0)
         if state is not None:
             model.load_state_dict(state["model"])
@@ -587,16 +687,22 @@ def fit(
                 train_model = torch.compile(train_model)
             for epoch in range(start_epoch, config.epochs):
                 perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device)
+                # Rows of the training arrays in this epoch's order.
+                order = perm if rows_dev is None else rows_dev[perm]
                 step_losses = torch.zeros(steps, device=device)
                 for s in range(steps):
                     a, b = bounds[s], bounds[s + 1]
                     # Every process draws the same plan; each takes its share of the batch.
                     lo, hi = a + (b - a) * rank // size, a + (b - a) * (rank + 1) // size
-                    idx = perm[lo:hi]
-                    dy, dx = offsets[lo:hi, 0:1], offsets[lo:hi, 1:2]
-                    r = dy + rows
-                    c = torch.where(flips[lo:hi, None], dx + (width - 1) - cols, dx + cols)
-                    batch = padded[idx[:, None, None], r[:, :, None], c[:, None, :]]
+                    idx = order[lo:hi]
+                    batch = _crop_flip(
+                        x_train,
+                        idx,
+                        offsets[lo:hi],
+                        flips[lo:hi],
+                        fill=fill,
+                        pad=config.crop_padding,
+                    )
                     targets = y_train[idx]
                     with _autocast(device):
                         logits = train_model(_as_input(batch))
@@ -615,7 +721,7 @@ def fit(
                         loss = per_example.sum() / (b - a)
                     else:
                         loss = (per_example * weights[targets]).sum() / weights[
-                            y_train[perm[a:b]]
+                            y_train[order[a:b]]
                         ].sum()
                     if check_each_step and not torch.isfinite(loss):
                         bad = idx[~torch.isfinite(per_example)].cpu().numpy()

@@ -40,9 +40,9 @@ def test_fold_models_never_saw_their_rows(monkeypatch):
     seen = []
     real_fit = crossval.fit
 
-    def spy_fit(train_images, *args, **kwargs):
-        seen.append(set(train_images[:, 0, 0, 0].tolist()))
-        return real_fit(train_images, *args, **kwargs)
+    def spy_fit(train_images, *args, rows, **kwargs):
+        seen.append(set(train_images[rows, 0, 0, 0].tolist()))
+        return real_fit(train_images, *args, rows=rows, **kwargs)
 
     monkeypatch.setattr(crossval, "fit", spy_fit)
     _, fold = out_of_sample_folds(

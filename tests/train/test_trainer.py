@@ -1,5 +1,6 @@
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from labelnoise.train import (
     predict_proba,
     resolve_device,
 )
+from labelnoise.train.trainer import _crop_flip, _to_device_nhwc
 
 FAST = TrainConfig(width=8, depth=2, epochs=4, batch_size=32, lr=0.05, device="cpu")
 
@@ -148,6 +150,92 @@ def test_checkpoint_of_other_config_is_not_resumed(data, tmp_path, capsys):
     assert "starting afresh" in capsys.readouterr().err
     fresh = fit(*data, n_classes=3, config=FAST, seed=0, progress=False)
     assert resumed.history == fresh.history
+
+
+def test_rows_train_as_a_copy_of_them_would(data, val, tmp_path, capsys):
+    images, labels = data
+    rows = np.flatnonzero(np.arange(len(labels)) % 3 != 1)
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 2, "class_weights": True})
+    ckpt = tmp_path / "ckpt.pt"
+    copied = fit(
+        images[rows],
+        labels[rows],
+        n_classes=3,
+        config=cfg,
+        seed=0,
+        checkpoint_path=ckpt,
+        progress=False,
+    )
+    selected = fit(images, labels, rows=rows, n_classes=3, config=cfg, seed=0, progress=False)
+    assert selected.history == copied.history
+    np.testing.assert_array_equal(
+        predict_proba(selected.model, val[0]), predict_proba(copied.model, val[0])
+    )
+    # Same fingerprint: the copy's finished checkpoint is resumed, with nothing left to train.
+    fit(
+        images,
+        labels,
+        rows=rows,
+        n_classes=3,
+        config=cfg,
+        seed=0,
+        checkpoint_path=ckpt,
+        progress=False,
+    )
+    assert "starting afresh" not in capsys.readouterr().err
+    changed = images.copy()
+    changed[rows[-1], 0, 0, 0] ^= 1
+    fit(
+        changed,
+        labels,
+        rows=rows,
+        n_classes=3,
+        config=cfg,
+        seed=0,
+        checkpoint_path=ckpt,
+        progress=False,
+    )
+    assert "starting afresh" in capsys.readouterr().err
+
+
+def test_read_only_memory_map_is_trained_in_place(data, val, trained, tmp_path):
+    images, labels = data
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    assert _to_device_nhwc(mapped, torch.device("cpu")).data_ptr() == mapped.ctypes.data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fit(
+            mapped,
+            labels,
+            n_classes=3,
+            config=FAST,
+            seed=0,
+            val_images=mapped[:50],
+            val_labels=labels[:50],
+            progress=False,
+        )
+    np.testing.assert_array_equal(
+        predict_proba(result.model, val[0]), predict_proba(trained.model, val[0])
+    )
+
+
+@pytest.mark.parametrize("pad", [0, 1, 3])
+def test_crops_read_the_border_as_a_padded_copy_would(pad):
+    rng = np.random.default_rng(pad)
+    n, height, width, b = 10, 5, 7, 32
+    images = torch.from_numpy(rng.integers(0, 256, (n, height, width, 3), dtype=np.uint8))
+    fill = torch.tensor([7, 8, 9], dtype=torch.uint8)
+    padded = fill.expand(n, height + 2 * pad, width + 2 * pad, 3).clone()
+    padded[:, pad : pad + height, pad : pad + width] = images
+    idx = torch.from_numpy(rng.integers(0, n, b))
+    offsets = torch.from_numpy(rng.integers(0, 2 * pad + 1, (b, 2)))
+    flips = torch.from_numpy(rng.random(b) < 0.5)
+    batch = _crop_flip(images, idx, offsets, flips, fill=fill, pad=pad)
+    for k in range(b):
+        dy, dx = offsets[k].tolist()
+        crop = padded[idx[k], dy : dy + height, dx : dx + width]
+        assert torch.equal(batch[k], crop.flip(1) if flips[k] else crop)
 
 
 def test_nan_loss_names_epoch(data):
