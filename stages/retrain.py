@@ -1,6 +1,8 @@
 """Stage `retrain`: train on what a cleaning method keeps, test on the clean test set."""
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from labelnoise.cli import run_stage
@@ -51,7 +53,20 @@ def main() -> None:
         # for bit on CPU; on CUDA a rerun would differ only by run-to-run noise).
         metrics = {k: v for k, v in read_json(args.baseline).items() if k != "rate"}
     else:
-        metrics = _train(args, params, dataset, labels["given"].to_numpy(), keep)
+        from labelnoise.train import resolve_device
+        from labelnoise.train.distributed import data_parallel_stage
+
+        stage = data_parallel_stage(
+            os.path.abspath(__file__),
+            sys.argv[1:],
+            enabled=params.train.distributed,
+            nproc_per_node=params.train.nproc_per_node,
+            cuda=resolve_device(params.train.device).type == "cuda",
+        )
+        with stage as (rank, _):
+            metrics = _train(args, params, dataset, labels["given"].to_numpy(), keep)
+        if rank > 0:
+            return  # every process holds the same metrics; the first one writes them
     kept_flipped = int(labels["flipped"].to_numpy()[keep].sum())
     write_json(
         args.metrics,

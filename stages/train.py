@@ -7,7 +7,6 @@ With ``train.distributed`` the stage re-executes itself under torchrun as
 import argparse
 import os
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -35,23 +34,17 @@ def main() -> None:
     import torch.distributed as dist
 
     from labelnoise.train import resolve_device
-    from labelnoise.train.distributed import launched_by_torchrun, process_group, torchrun_command
+    from labelnoise.train.distributed import data_parallel_stage
 
-    group = nullcontext((0, 1))
-    if params.train.distributed:
-        cuda = resolve_device(params.train.device).type == "cuda"
-        if not launched_by_torchrun():
-            command = torchrun_command(
-                os.path.abspath(__file__),
-                sys.argv[1:],
-                nproc_per_node=params.train.nproc_per_node,
-                cuda=cuda,
-            )
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.execv(command[0], command)
-        group = process_group(cuda=cuda)
-    with group as (rank, size):
+    cuda = resolve_device(params.train.device).type == "cuda"
+    stage = data_parallel_stage(
+        os.path.abspath(__file__),
+        sys.argv[1:],
+        enabled=params.train.distributed,
+        nproc_per_node=params.train.nproc_per_node,
+        cuda=cuda,
+    )
+    with stage as (rank, size):
         if size > 1 and rank == 0:
             print(f"training data-parallel on {size} processes ({dist.get_backend()})", flush=True)
         train(args, params, rank=rank)

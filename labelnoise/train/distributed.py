@@ -96,6 +96,33 @@ def process_group(*, cuda: bool) -> Iterator[tuple[int, int]]:
         dist.destroy_process_group()
 
 
+@contextmanager
+def data_parallel_stage(
+    script: str, args: Sequence[str], *, enabled: bool, nproc_per_node: int, cuda: bool
+) -> Iterator[tuple[int, int]]:
+    """Run the calling stage as ``nproc_per_node`` data-parallel workers when ``enabled``.
+
+    The first call, in the process DVC started, replaces that process with torchrun running
+    ``script args`` (it does not return); in each worker it joins the process group for the
+    duration of the block. Disabled, the block runs once, as rank 0 of 1.
+
+    Yields
+    ------
+    tuple of int
+        ``(rank, world size)``: only rank 0 writes the stage's outputs.
+    """
+    if not enabled:
+        yield 0, 1
+        return
+    if not launched_by_torchrun():
+        command = torchrun_command(script, args, nproc_per_node=nproc_per_node, cuda=cuda)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)
+    with process_group(cuda=cuda) as group:
+        yield group
+
+
 class _SumOverProcesses(torch.autograd.Function):
     """All-reduce (sum) whose gradient is again the sum over processes: every process's loss
     depends on every process's contribution."""

@@ -673,6 +673,10 @@ def fit(
         write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
         write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
         live = _open_live(log_path, resume=start_epoch > 0)
+        if live is not None and start_epoch > 0:
+            # dvclive resumes a log whose last step is 0 at step 0 again; the checkpoint's epoch
+            # is the step of the next row in every case.
+            live.step = start_epoch
 
     bar = _progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
     # A per-step check costs a device sync, cheap on CPU only. Data-parallel processes check

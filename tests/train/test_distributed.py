@@ -90,7 +90,7 @@ def test_torchrun_command():
 
 
 @pytest.mark.slow
-def test_train_stage_runs_itself_under_torchrun(tmp_path):
+def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     params = copy.deepcopy(read_yaml(ROOT / "profiles" / "tiny.yaml"))
     params["data"]["n_train"] = 200
     params["train"].update(
@@ -133,3 +133,25 @@ def test_train_stage_runs_itself_under_torchrun(tmp_path):
     assert checkpoint["epoch"] == 2
     leftovers = [p.name for p in (tmp_path / "out").rglob(".*")]
     assert leftovers == []
+
+    stage(
+        "clean.py", "--rate", "0.2", "--method", "oracle", "--dataset", "ds",
+        "--labels", "noisy/labels.csv", "--train", "out/arrays", "--out", "clean/oracle.npz",
+        "--metrics", "clean/detect.json", "--pr", "clean/pr.json",
+    )  # fmt: skip
+    retrain = [
+        "retrain.py", "--rate", "0.2", "--method", "oracle", "--dataset", "ds",
+        "--labels", "noisy/labels.csv", "--flags", "clean/oracle.npz",
+        "--baseline", "out/metrics.json",
+    ]  # fmt: skip
+    done = stage(*retrain, "--metrics", "ddp.json", "--checkpoints", "ddp")
+    assert done.stdout.count("oracle @ 0.2: kept") == 1  # one process reports and writes
+    params["train"]["distributed"] = False
+    with open(tmp_path / "params.yaml", "w") as fh:
+        YAML(typ="safe", pure=True).dump(params, fh)
+    stage(*retrain, "--metrics", "single.json", "--checkpoints", "single")
+    ddp, single = (json.loads((tmp_path / f).read_text()) for f in ("ddp.json", "single.json"))
+    # Probabilities agree to ~1e-6 (see above): at most a test image on a decision boundary
+    # may change sides.
+    assert abs(ddp["n_correct"] - single["n_correct"]) <= 1
+    assert ddp["n_kept"] == single["n_kept"] < 200

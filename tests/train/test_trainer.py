@@ -1,3 +1,4 @@
+import csv
 import json
 import math
 import warnings
@@ -321,3 +322,15 @@ def test_cuda_bf16_training(data, val):
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-4)
     assert (proba.argmax(1) == val[1]).mean() > 0.9
     assert result.history[-1]["val_acc"] > 0.9
+
+
+def test_resumed_training_curve_has_each_epoch_once(data, tmp_path):
+    ckpt, live = tmp_path / "ckpt.pt", tmp_path / "live"
+    options = {"n_classes": 3, "config": FAST, "seed": 3, "checkpoint_path": ckpt}
+    # Stopped after the first epoch: dvclive alone would resume its log at step 0 again.
+    with pytest.raises(KeyboardInterrupt):
+        fit(*data, **options, hook=CrossEntropyHook(stop_at=1), log_dir=live, progress=False)
+    fit(*data, **options, hook=CrossEntropyHook(), log_dir=live, progress=False)
+    with open(live / "plots" / "metrics" / "train" / "loss.tsv") as fh:
+        steps = [int(row["step"]) for row in csv.DictReader(fh, delimiter="\t")]
+    assert steps == list(range(FAST.epochs))
