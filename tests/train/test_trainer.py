@@ -173,29 +173,12 @@ def test_rows_train_as_a_copy_of_them_would(data, val, tmp_path, capsys):
         predict_proba(selected.model, val[0]), predict_proba(copied.model, val[0])
     )
     # Same fingerprint: the copy's finished checkpoint is resumed, with nothing left to train.
-    fit(
-        images,
-        labels,
-        rows=rows,
-        n_classes=3,
-        config=cfg,
-        seed=0,
-        checkpoint_path=ckpt,
-        progress=False,
-    )
+    resume = {"rows": rows, "n_classes": 3, "config": cfg, "seed": 0, "checkpoint_path": ckpt}
+    fit(images, labels, **resume, progress=False)
     assert "starting afresh" not in capsys.readouterr().err
     changed = images.copy()
     changed[rows[-1], 0, 0, 0] ^= 1
-    fit(
-        changed,
-        labels,
-        rows=rows,
-        n_classes=3,
-        config=cfg,
-        seed=0,
-        checkpoint_path=ckpt,
-        progress=False,
-    )
+    fit(changed, labels, **resume, progress=False)
     assert "starting afresh" in capsys.readouterr().err
 
 
