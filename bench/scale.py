@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from importer import conventional  # bench/importer.py: this script's folder is on sys.path
 from PIL import Image
 
 from labelnoise.data import generate_dataset, import_dataset, load_dataset, save_dataset
@@ -190,15 +191,7 @@ def write_jpeg_folder(root: Path, n: int, seed: int) -> None:
 
 def conventional_import(root: Path, size: int, path: Path) -> np.ndarray:
     """Sequential PIL decode into a list, then ``np.stack`` and ``np.save``."""
-    images = []
-    for file in sorted(root.rglob("*.jpg")):
-        with Image.open(file) as image:
-            image = image.convert("RGB")
-            side = min(image.size)
-            left, top = (image.width - side) // 2, (image.height - side) // 2
-            image = image.crop((left, top, left + side, top + side)).resize((size, size))
-            images.append(np.asarray(image))
-    stacked = np.stack(images)
+    stacked = conventional(sorted(root.rglob("*.jpg")), size)
     save_npy(path, stacked)
     return stacked
 
