@@ -145,6 +145,8 @@ def export_metrics(
                 (tmp / part).mkdir(parents=True)
                 for path in fs.find(f"metrics/{part}"):
                     if path.endswith(".json"):
-                        (tmp / part / Path(path).name).write_bytes(fs.read_bytes(path))
+                        target = tmp / Path(path).relative_to("metrics")
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(fs.read_bytes(path))
         roots.append(root)
     return roots

@@ -14,8 +14,6 @@ BASES = ("skimage", "procedural", "folder")
 NOISE_KINDS = ("symmetric", "pairflip", "within_coarse", "matrix")
 MODELS = ("small_cnn", "resnet18")
 DEVICES = ("auto", "cpu", "cuda")
-# dvc.yaml's consensus stage reads these methods' results at every rate.
-CONSENSUS_MEMBERS = ("cleanlab", "tvnet", "data_params", "mistakenness", "aum")
 
 
 class _Section(BaseModel):
@@ -70,6 +68,16 @@ class NoiseParams(_Section):
     kind: Literal["symmetric", "pairflip", "within_coarse", "matrix"] = "symmetric"
     matrix: list[list[float]] | None = None
 
+    @field_validator("rates", mode="before")
+    @classmethod
+    def _spelled_as_floats(cls, value: object) -> object:
+        # DVC names each rate's folders by its spelling: 0 and 0.0 would be two folders.
+        if isinstance(value, list):
+            ints = [rate for rate in value if isinstance(rate, int) and not isinstance(rate, bool)]
+            if ints:
+                raise ValueError(f"write every rate as a float (0.0, not 0), got {ints}")
+        return value
+
     @field_validator("rates")
     @classmethod
     def _rates(cls, value: list[float]) -> list[float]:
@@ -116,6 +124,7 @@ class TrainParams(_Section):
 
 class CleanParams(_Section):
     methods: list[str]
+    trained: list[str] = Field(default_factory=list)
     cleanlab: dict[str, Any] = Field(default_factory=dict)
     tvnet: dict[str, Any] = Field(default_factory=dict)
     data_params: dict[str, Any] = Field(default_factory=dict)
@@ -127,24 +136,62 @@ class CleanParams(_Section):
     oracle: dict[str, Any] = Field(default_factory=dict)
     random: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("methods")
+    @field_validator("methods", "trained")
     @classmethod
-    def _methods(cls, value: list[str]) -> list[str]:
+    def _known(cls, value: list[str]) -> list[str]:
         from labelnoise.clean import METHODS
 
         unknown = [name for name in value if name not in METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}; valid: {sorted(METHODS)}")
-        if "consensus" in value:
-            raise ValueError("consensus has a stage of its own: list it in retrain.methods only")
-        missing = [name for name in CONSENSUS_MEMBERS if name not in value]
-        if missing:
-            raise ValueError(f"the consensus stage needs {missing} (members named in dvc.yaml)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"methods must be distinct, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _lists(self) -> CleanParams:
+        from labelnoise.clean import MODEL_TRAINING
+
+        light = [name for name in self.trained if name not in MODEL_TRAINING]
+        if light:
+            raise ValueError(
+                f"clean.trained {light} train no model of their own: list them in clean.methods"
+            )
+        heavy = [name for name in self.methods if name in MODEL_TRAINING]
+        if heavy:
+            raise ValueError(
+                f"clean.methods {heavy} train models of their own: list them in clean.trained"
+            )
+        both = set(self.methods) & set(self.trained)
+        if both:
+            raise ValueError(f"{sorted(both)} listed in both clean.methods and clean.trained")
+        if "consensus" in self.methods:
+            members = self.consensus.get("members")
+            if not isinstance(members, list) or not members:
+                raise ValueError("clean.consensus.members must be a non-empty list of methods")
+            cleaned = set(self.cleaned) - {"consensus", "none", "oracle", "random"}
+            missing = [name for name in members if name not in cleaned]
+            if missing:
+                raise ValueError(
+                    f"clean.consensus.members {missing} are not cleaned; valid: {sorted(cleaned)}"
+                )
+        return self
+
+    @property
+    def cleaned(self) -> list[str]:
+        """Every method the pipeline scores: ``methods`` then ``trained``."""
+        return [*self.methods, *self.trained]
 
 
 class RetrainParams(_Section):
     methods: list[str]
+
+
+class ReportParams(_Section):
+    rate: float | None = None  # None: the largest rate in (0, 0.2], else the first rate
+    top_k: int = Field(8, ge=1)
+    methods: list[str] | None = None
+    tsne_method: str | None = None
 
 
 class Params(_Section):
@@ -155,7 +202,7 @@ class Params(_Section):
     clean: CleanParams
     retrain: RetrainParams
     regress: dict[str, Any] = Field(default_factory=dict)
-    report: dict[str, Any] = Field(default_factory=dict)
+    report: ReportParams = Field(default_factory=ReportParams)
     results: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -168,8 +215,18 @@ class Params(_Section):
         return self
 
     @model_validator(mode="after")
+    def _report_rate(self) -> Params:
+        rates = self.noise.rates
+        if self.report.rate is None:
+            positive = [rate for rate in rates if 0.0 < rate <= 0.2] or rates
+            object.__setattr__(self.report, "rate", max(positive))
+        elif self.report.rate not in rates:
+            raise ValueError(f"report.rate {self.report.rate} is not one of noise.rates {rates}")
+        return self
+
+    @model_validator(mode="after")
     def _retrain_methods(self) -> Params:
-        valid = {*self.clean.methods, "consensus"} - {"none"}
+        valid = set(self.clean.cleaned) - {"none"}
         unknown = [name for name in self.retrain.methods if name not in valid]
         if unknown:
             raise ValueError(

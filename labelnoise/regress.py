@@ -17,200 +17,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-BASELINE = "none"
-DETECT_COLUMNS = (
-    "precision",
-    "recall",
-    "f1",
-    "auroc",
-    "auprc",
-    "n_flagged",
-    "n_flipped",
-    "false_positives",
-    "true_noise_rate",
-    "estimated_noise_rate",
-)
+from labelnoise.metrics import BASELINE, Metrics
+
 INVERSE_FEATURES = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
-
-
-class Metrics(NamedTuple):
-    """The metric files of one or more pipeline runs as long tables (see the module docstring)."""
-
-    runs: pd.DataFrame
-    per_class: pd.DataFrame
-    detect: pd.DataFrame
-
-
-def select(metrics: Metrics, *, rates: Sequence[float], methods: Sequence[str]) -> Metrics:
-    """Keep only the rows of the current grid: files of rates or methods dropped from
-    ``params.yaml`` stay on disk after an earlier run and must not enter the fits.
-
-    ``methods`` are the retrained and detection methods; the baseline (``none``) is always kept.
-    """
-    wanted = np.asarray(rates, dtype=float)
-
-    def keep(table: pd.DataFrame) -> pd.DataFrame:
-        if table.empty:
-            return table
-        in_grid = np.isclose(table["rate"].to_numpy(float)[:, None], wanted[None, :]).any(axis=1)
-        if "method" in table.columns:
-            in_grid &= table["method"].isin([*methods, BASELINE]).to_numpy()
-        return table[in_grid].reset_index(drop=True)
-
-    return Metrics(keep(metrics.runs), keep(metrics.per_class), keep(metrics.detect))
-
-
-# ----------------------------------------------------------------------------- reading
-
-
-def _json_files(directory: Path) -> list[Path]:
-    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
-    if not files:
-        raise ValueError(f"{directory}: no metric files (*.json) found; run the pipeline first")
-    return files
-
-
-def _field(record: dict, key: str, path: Path):
-    if key not in record:
-        raise ValueError(f"{path}: missing key {key!r}")
-    return record[key]
-
-
-def _rate(record: dict, path: Path) -> float:
-    rate = _field(record, "rate", path)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate < 1.0:
-        raise ValueError(f"{path}: rate must be a number in [0, 1), got {rate!r}")
-    return float(rate)
-
-
-def _classification_row(record: dict, path: Path, *, seed: int, method: str) -> tuple[dict, list]:
-    n_test = _field(record, "n_test", path)
-    n_correct = _field(record, "n_correct", path)
-    if not (isinstance(n_test, int) and isinstance(n_correct, int) and 0 <= n_correct <= n_test):
-        raise ValueError(
-            f"{path}: needs integers 0 <= n_correct <= n_test, got {n_correct!r} and {n_test!r}"
-        )
-    if n_test == 0:
-        raise ValueError(f"{path}: n_test is 0")
-    per_class = _field(record, "per_class", path)
-    if not isinstance(per_class, dict) or not per_class:
-        raise ValueError(f"{path}: per_class must be a non-empty mapping of class name to scores")
-    rate = _rate(record, path)
-    classes = [
-        {
-            "seed": seed,
-            "rate": rate,
-            "method": method,
-            "class": name,
-            **{key: float(_field(scores, key, path)) for key in ("precision", "recall", "f1")},
-            "support": int(_field(scores, "support", path)),
-        }
-        for name, scores in per_class.items()
-    ]
-    row = {
-        "seed": seed,
-        "rate": rate,
-        "method": method,
-        "accuracy": float(_field(record, "accuracy", path)),
-        "balanced_accuracy": float(_field(record, "balanced_accuracy", path)),
-        "macro_f1": float(_field(record, "macro_f1", path)),
-        # Two-class tasks only: half total error rate, the mean of the two class error rates.
-        "hter": float(record.get("hter", np.nan)),
-        "macro_precision": float(np.mean([c["precision"] for c in classes])),
-        "macro_recall": float(np.mean([c["recall"] for c in classes])),
-        "n_test": n_test,
-        "n_correct": n_correct,
-        "file": str(path),
-    }
-    return row, classes
-
-
-def _no_duplicates(frame: pd.DataFrame, keys: list[str], what: str) -> None:
-    dup = frame[frame.duplicated(keys, keep=False)]
-    if len(dup):
-        files = ", ".join(dup["file"].head(4))
-        raise ValueError(f"{what}: several files for the same {'/'.join(keys)}: {files}")
-
-
-def collect(roots: Sequence[Path], *, seeds: Sequence[int] | None = None) -> Metrics:
-    """Read ``baseline/``, ``retrain/`` and ``detect/`` metric files under each metrics root.
-
-    Parameters
-    ----------
-    roots
-        Metrics directories, one per replicate run of the pipeline, each holding
-        ``baseline/<rate>.json``, ``retrain/<rate>-<method>.json`` and
-        ``detect/<rate>-<method>.json``. The rate and method are read from inside each file.
-    seeds
-        Seed of each root (same length, distinct); ``0, 1, ...`` when ``None``.
-
-    Returns
-    -------
-    Metrics
-        ``runs`` (one row per seed, rate, method; method ``"none"`` from the baseline files),
-        ``per_class`` and ``detect`` tables; each also has a ``file`` column naming its source.
-    """
-    roots = [Path(root) for root in roots]
-    if not roots:
-        raise ValueError("no metrics directories given")
-    seeds = list(range(len(roots))) if seeds is None else [int(s) for s in seeds]
-    if len(seeds) != len(roots):
-        raise ValueError(f"got {len(seeds)} seeds for {len(roots)} metrics directories")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds}")
-    runs, classes, detect = [], [], []
-    for root, seed in zip(roots, seeds, strict=True):
-        if not root.is_dir():
-            raise ValueError(f"{root}: metrics directory not found")
-        for path in _json_files(root / "baseline"):
-            row, per_class = _classification_row(_read(path), path, seed=seed, method=BASELINE)
-            runs.append(row)
-            classes += per_class
-        for path in _json_files(root / "retrain"):
-            record = _read(path)
-            method = str(_field(record, "method", path))
-            if method == BASELINE:
-                raise ValueError(
-                    f"{path}: retrain method {BASELINE!r} would duplicate the baseline run"
-                )
-            row, per_class = _classification_row(record, path, seed=seed, method=method)
-            runs.append(row)
-            classes += per_class
-        for path in _json_files(root / "detect"):
-            record = _read(path)
-            row = {"seed": seed, "rate": _rate(record, path)}
-            row["method"] = str(_field(record, "method", path))
-            for key in DETECT_COLUMNS:
-                value = _field(record, key, path)
-                row[key] = np.nan if value is None else float(value)
-            row["file"] = str(path)
-            detect.append(row)
-    runs_df = pd.DataFrame(runs)
-    detect_df = pd.DataFrame(detect)
-    _no_duplicates(runs_df, ["seed", "rate", "method"], "classification metrics")
-    _no_duplicates(detect_df, ["seed", "rate", "method"], "detection metrics")
-    order = ["seed", "rate", "method"]
-    return Metrics(
-        runs=runs_df.sort_values(order, ignore_index=True),
-        per_class=pd.DataFrame(classes).sort_values([*order, "class"], ignore_index=True),
-        detect=detect_df.sort_values(order, ignore_index=True),
-    )
-
-
-def _read(path: Path) -> dict:
-    from labelnoise.io import read_json
-
-    record = read_json(path)
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return record
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -813,4 +627,64 @@ def regression_report(
         "estimates": fit_estimates(metrics.detect),
         "n_runs": len(seeds),
         "seeds": seeds,
+    }
+
+
+REFERENCE_ARMS = (BASELINE, "oracle", "random")
+
+
+def _best(means: pd.Series) -> tuple[str | None, float | None]:
+    means = means.dropna()
+    if means.empty:
+        return None, None
+    name = str(means.idxmax())
+    return name, float(means[name])
+
+
+def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
+    """The few figures that sum up a run, for ``metrics/summary.json`` and ``dvc exp show``.
+
+    Parameters
+    ----------
+    metrics
+        The run's tables (:func:`labelnoise.metrics.collect`); means are taken over seeds.
+    regression
+        :func:`regression_report`'s result.
+    rate
+        The false-label rate the figures are read at (``report.rate``).
+
+    Returns
+    -------
+    dict
+        ``accuracy`` at ``rate`` per arm (``none`` = trained on the noisy labels), the best
+        cleaning method by accuracy and its ``recovery`` = (cleaned − noisy) / (oracle − noisy)
+        (1 = as good as dropping exactly the false labels; ``None`` without an oracle arm), the
+        best detection F1 and AUROC at ``rate`` with their methods, and the baseline's accuracy
+        slope at rate 0 (per unit rate). Higher is better for every figure but the slope.
+    """
+    runs = metrics.runs[np.isclose(metrics.runs["rate"], rate)]
+    accuracy = runs.groupby("method")["accuracy"].mean()
+    cleaned = accuracy.drop([m for m in REFERENCE_ARMS if m in accuracy.index])
+    best_method, best_accuracy = _best(cleaned)
+    noisy, oracle = accuracy.get(BASELINE), accuracy.get("oracle")
+    recovery = None
+    if best_accuracy is not None and oracle is not None and oracle > noisy:
+        recovery = (best_accuracy - noisy) / (oracle - noisy)
+    detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
+    detect = detect[~detect["method"].isin(REFERENCE_ARMS)].groupby("method")
+    f1_method, f1 = _best(detect["f1"].mean())
+    auroc_method, auroc = _best(detect["auroc"].mean())
+    return {
+        "rate": float(rate),
+        "accuracy": {name: float(value) for name, value in accuracy.items()},
+        "best_method": best_method,
+        "recovery": recovery,
+        "detection": {
+            "best_f1": f1,
+            "best_f1_method": f1_method,
+            "best_auroc": auroc,
+            "best_auroc_method": auroc_method,
+        },
+        "noisy_slope": regression["accuracy"]["methods"][BASELINE]["slope"],
+        "n_seeds": regression["n_runs"],
     }

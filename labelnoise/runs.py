@@ -123,3 +123,64 @@ def train_and_test(
     names = np.asarray(dataset.classes)
     confusion = pd.DataFrame({"actual": names[test_labels], "predicted": names[predicted]})
     return TestedModel(result.model, proba, metrics, confusion)
+
+
+def clean_context(
+    dataset,
+    labels: pd.DataFrame,
+    train_dir: Path,
+    *,
+    method,
+    params,
+):
+    """The :class:`labelnoise.clean.CleanContext` of one rate for ``method``.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`labelnoise.data.Dataset`.
+    labels
+        That rate's ``labels.csv`` (:func:`read_noisy_labels`).
+    train_dir
+        That rate's output folder of the ``train`` stage (out-of-sample probabilities, features).
+    method
+        The cleaning method; its capabilities decide what the context carries: the trainer
+        config for methods that train models, the truth for the reference arms that need it,
+        cleanlab's noise-rate estimate for methods that use it.
+    params
+        The validated :class:`labelnoise.params.Params`.
+    """
+    from labelnoise.clean import CleanContext
+    from labelnoise.io import load_npy
+
+    given = labels["given"].to_numpy()
+    probs_path = Path(train_dir) / "oos_probs.npy"
+    pred_probs = load_npy(probs_path)
+    train_images, _, _ = dataset.split("train")
+    val_images, val_labels, _ = dataset.split("val")
+    estimate = None
+    if getattr(method, "uses_noise_estimate", False):
+        from labelnoise.clean.cleanlab_method import estimate_noise_rate
+
+        estimate = estimate_noise_rate(given, pred_probs, source=str(probs_path))
+    return CleanContext(
+        labels=given,
+        n_classes=dataset.n_classes,
+        pred_probs=pred_probs,
+        features=load_npy(Path(train_dir) / "train_features.npy"),
+        val_features=load_npy(Path(train_dir) / "val_features.npy"),
+        val_labels=val_labels,
+        images=train_images,
+        val_images=val_images,
+        train_config=train_config(params.train) if getattr(method, "trains_model", False) else None,
+        # Ground truth reaches only the reference arms: the oracle drops exactly the flips,
+        # random drops as many.
+        flipped=(
+            labels["flipped"].to_numpy(dtype=bool)
+            if getattr(method, "needs_truth", False)
+            else None
+        ),
+        noise_rate_estimate=estimate,
+        seed=params.seed,
+        pred_probs_source=str(probs_path),
+    )

@@ -1,82 +1,86 @@
-"""Stage `clean`: one cleaning method at one rate scores every train example and flags suspects."""
+"""Stage `clean`: every cleaning method at every rate, scored against the true flips.
+
+Methods in `clean.methods` run here (they read only the trained models' outputs); the results
+of `clean.trained` methods come from their `fit` stages; `consensus` combines its members last.
+One file per rate and method: a result that did not change stops DVC downstream.
+"""
 
 import argparse
 from pathlib import Path
 
 from labelnoise.cli import run_stage
-from labelnoise.io import load_npy, write_json
+from labelnoise.io import write_json
 from labelnoise.params import load_params
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, required=True)
-    parser.add_argument("--method", required=True)
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--labels", type=Path, required=True)
-    parser.add_argument("--train", type=Path, required=True, help="output directory of `train`")
-    parser.add_argument("--out", type=Path, required=True, help=".npz of scores, flags, extras")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--pr", type=Path, required=True, help="precision-recall curve JSON")
+    parser.add_argument("--noisy", type=Path, required=True, help="corrupt's folder of rates")
+    parser.add_argument("--train", type=Path, required=True, help="train's folder of rates")
+    parser.add_argument("--fit", type=Path, required=True, help="fit's <method>/<rate>.npz")
+    parser.add_argument("--out", type=Path, required=True, help="<method>/<rate>.npz results")
+    parser.add_argument("--metrics", type=Path, required=True, help="<rate>-<method>.json")
+    parser.add_argument("--pr", type=Path, required=True, help="<rate>-<method>.json curves")
     args = parser.parse_args()
     params = load_params()
 
-    from labelnoise.clean import CleanContext, get_method, save_result
-    from labelnoise.clean.base import check_result
-    from labelnoise.clean.cleanlab_method import estimate_noise_rate
+    from labelnoise.clean import get_method, load_result, save_result
+    from labelnoise.clean.base import check_result, reject_unknown_params
+    from labelnoise.clean.consensus import combine
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
-    from labelnoise.runs import read_noisy_labels, train_config
+    from labelnoise.io import atomic_path
+    from labelnoise.metrics import rate_name
+    from labelnoise.runs import clean_context, read_noisy_labels
 
-    method = get_method(args.method)
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = read_noisy_labels(args.labels, dataset)
-    given = labels["given"].to_numpy()
-    flipped = labels["flipped"].to_numpy(dtype=bool)
-    probs_path = args.train / "oos_probs.npy"
-    pred_probs = load_npy(probs_path)
-    train_images, _, _ = dataset.split("train")
-    val_images, val_labels, _ = dataset.split("val")
-    context = CleanContext(
-        labels=given,
-        n_classes=dataset.n_classes,
-        pred_probs=pred_probs,
-        features=load_npy(args.train / "train_features.npy"),
-        val_features=load_npy(args.train / "val_features.npy"),
-        val_labels=val_labels,
-        images=train_images,
-        val_images=val_images,
-        train_config=train_config(params.train) if getattr(method, "trains_model", False) else None,
-        # Ground truth reaches only the baselines: the oracle drops exactly the flips, random
-        # drops as many.
-        flipped=flipped if args.method in ("oracle", "random") else None,
-        noise_rate_estimate=(
-            estimate_noise_rate(given, pred_probs, source=str(probs_path))
-            if getattr(method, "uses_noise_estimate", False)
-            else None
-        ),
-        seed=params.seed,
-        pred_probs_source=str(probs_path),
-    )
-    result = method.run(context, **getattr(params.clean, args.method))
-    result = check_result(args.method, result, context.n)
-    save_result(result, args.out)
-    metrics = detection_metrics(flipped, result.scores, result.flags)
-    metrics.update(
-        rate=args.rate,
-        method=args.method,
-        true_noise_rate=float(flipped.mean()),
-        estimated_noise_rate=float(result.noise_rate_estimate),
-    )
-    write_json(args.metrics, metrics)
-    write_json(
-        args.pr,
-        {"rate": args.rate, "method": args.method, "curve": pr_curve(flipped, result.scores)},
-    )
-    print(
-        f"{args.method} @ {args.rate}: flagged {metrics['n_flagged']} "
-        f"(true flips {metrics['n_flipped']}), F1 {metrics['f1']}, AUROC {metrics['auroc']}"
-    )
+    light = [m for m in params.clean.methods if m != "consensus"]
+    consensus = dict(params.clean.consensus)
+    members = consensus.pop("members", [])
+    reject_unknown_params("consensus", consensus)
+    with (
+        atomic_path(args.out, directory=True) as out,
+        atomic_path(args.metrics, directory=True) as metrics_dir,
+        atomic_path(args.pr, directory=True) as pr_dir,
+    ):
+        for rate in params.noise.rates:
+            name = rate_name(rate)
+            labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
+            flipped = labels["flipped"].to_numpy(dtype=bool)
+            results = {}
+            for method_name in light:
+                method = get_method(method_name)
+                context = clean_context(
+                    dataset, labels, args.train / name, method=method, params=params
+                )
+                result = method.run(context, **getattr(params.clean, method_name))
+                results[method_name] = check_result(method_name, result, len(labels))
+            for method_name in params.clean.trained:
+                results[method_name] = load_result(args.fit / method_name / f"{name}.npz")
+            if "consensus" in params.clean.methods:
+                chosen = {m: results[m] for m in members}
+                results["consensus"] = combine(chosen, n=len(labels))
+            for method_name, result in results.items():
+                save_result(result, out / method_name / f"{name}.npz")
+                metrics = detection_metrics(flipped, result.scores, result.flags)
+                metrics.update(
+                    rate=rate,
+                    method=method_name,
+                    true_noise_rate=float(flipped.mean()),
+                    estimated_noise_rate=float(result.noise_rate_estimate),
+                )
+                write_json(metrics_dir / f"{name}-{method_name}.json", metrics)
+                curve = pr_curve(flipped, result.scores)
+                write_json(
+                    pr_dir / f"{name}-{method_name}.json",
+                    {"rate": rate, "method": method_name, "curve": curve},
+                )
+                print(
+                    f"{method_name} @ {name}: flagged {metrics['n_flagged']} "
+                    f"(true flips {metrics['n_flipped']}), F1 {metrics['f1']}, "
+                    f"AUROC {metrics['auroc']}"
+                )
 
 
 if __name__ == "__main__":

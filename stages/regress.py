@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="seed of each metrics dir (default: params seed)"
     )
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="every fit, as JSON")
+    parser.add_argument("--summary", type=Path, required=True, help="headline figures, as JSON")
     parser.add_argument("--plots-dir", type=Path, required=True)
     args = parser.parse_args()
     params = load_params()
@@ -72,36 +73,38 @@ def main() -> None:
     if args.metrics_dir and args.seeds is None and len(args.metrics_dir) > 1:
         raise ValueError("several --metrics-dir given: name the seed of each with --seeds")
 
-    from labelnoise.regress import (
-        accuracy_fit_table,
-        accuracy_plot_table,
-        accuracy_table,
-        collect,
-        detection_plot_table,
-        regression_report,
-        select,
+    from labelnoise.metrics import Grid, collect
+    from labelnoise.plots import (
+        accuracy_fit_long,
+        accuracy_long,
+        detection_long,
+        pr_long,
+        training_long,
     )
+    from labelnoise.regress import accuracy_table, headline, regression_report
 
+    grid = Grid.from_params(params)
     with tempfile.TemporaryDirectory() as scratch:
         if args.experiments:
             roots, seeds = _replicates(Path(scratch))
         else:
             roots, seeds = args.metrics_dir, args.seeds or [params.seed]
-        grid = {*params.clean.methods, *params.retrain.methods}
-        metrics = select(
-            collect(roots, seeds=seeds), rates=params.noise.rates, methods=sorted(grid)
-        )
+        metrics = collect(roots, grid=grid, seeds=seeds)
     report = regression_report(
         metrics, reference=reference, drops=drops, n_boot=n_boot, seed=params.seed
     )
     table = accuracy_table(metrics.runs)
+    plots = args.plots_dir
+    write_csv(accuracy_long(table), plots / "accuracy.csv")
     write_csv(
-        accuracy_fit_table(table, report["accuracy"], n_grid=n_grid),
-        args.plots_dir / "regression" / "accuracy_fit.csv",
+        accuracy_fit_long(table, report["accuracy"], n_grid=n_grid),
+        plots / "regression" / "accuracy_fit.csv",
     )
-    write_csv(accuracy_plot_table(table, reference=reference), args.plots_dir / "accuracy.csv")
-    write_csv(detection_plot_table(metrics.detect), args.plots_dir / "detection.csv")
+    write_csv(detection_long(metrics.detect), plots / "detection.csv")
+    write_csv(pr_long(plots / "pr", rate=params.report.rate, grid=grid), plots / "pr.csv")
+    write_csv(training_long(plots / "train", rates=grid.rates), plots / "training.csv")
     write_json(args.out, report)
+    write_json(args.summary, headline(metrics, report, rate=params.report.rate))
     for name, entry in report["accuracy"]["methods"].items():
         slope = "n/a" if entry["slope"] is None else f"{entry['slope']:+.3f}"
         print(f"{name}: accuracy slope at rate 0 {slope} per unit rate")

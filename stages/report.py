@@ -9,16 +9,6 @@ from labelnoise.cli import run_stage
 from labelnoise.io import load_npy, read_json, save_figure, write_text
 from labelnoise.params import load_params
 
-KEYS = {"rate", "top_k", "methods", "tsne_method"}
-
-
-def _rate_dir(root: Path, rate: float) -> Path:
-    """``root/<rate>`` whatever the rate's spelling (``0.2``, ``0.20``)."""
-    for path in sorted(root.glob("[0-9]*")):
-        if path.is_dir() and path.name.replace(".", "", 1).isdigit() and float(path.name) == rate:
-            return path
-    raise ValueError(f"{root}: no directory for rate {rate:g}; run the pipeline first")
-
 
 def _csv(path: Path):
     if not path.is_file():
@@ -28,57 +18,53 @@ def _csv(path: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    for name in ("dataset", "noisy", "train", "clean", "metrics-dir", "plots-dir", "figures-dir"):
+    for name in ("dataset", "noisy", "train", "clean", "metrics-dir", "figures-dir"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     args = parser.parse_args()
     params = load_params()
     section = params.report
-    if unknown := sorted(set(section) - KEYS):
-        raise ValueError(f"params.yaml: unknown report keys {unknown}; valid: {sorted(KEYS)}")
-    rates = params.noise.rates
-    positive = [r for r in rates if 0 < r <= 0.2] or rates
-    rate = float(section.get("rate", max(positive)))
-    if rate not in rates:
-        raise ValueError(f"params.yaml: report.rate {rate:g} is not one of noise.rates {rates}")
-    top_k = section.get("top_k", 8)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"params.yaml: report.top_k must be a positive integer, got {top_k!r}")
+    rate, top_k = section.rate, section.top_k
 
     from labelnoise import figures as F
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
-    from labelnoise.regress import collect, select
+    from labelnoise.metrics import Grid, collect, rate_name
+    from labelnoise.regress import (
+        accuracy_fit_table,
+        accuracy_plot_table,
+        accuracy_table,
+        detection_plot_table,
+    )
     from labelnoise.report import build_report, top_suspects
 
     dataset = load_dataset(args.dataset, mmap=True)
     images = np.asarray(dataset.split("train")[0])
-    labels = _csv(_rate_dir(args.noisy, rate) / "labels.csv")
+    labels = _csv(args.noisy / rate_name(rate) / "labels.csv")
     given, flipped = labels["given"].to_numpy(), labels["flipped"].to_numpy(bool)
     if len(labels) != len(images):
         raise ValueError(f"{args.noisy}: {len(labels)} labels for {len(images)} train images")
-    train_dir, clean_dir = _rate_dir(args.train, rate), _rate_dir(args.clean, rate)
+    train_dir = args.train / rate_name(rate)
     probs = load_npy(train_dir / "oos_probs.npy")
     # Detectors first, the oracle / random references last; "none" scores nothing.
     refs = ("none", "oracle", "random")
-    order = [*F.METHOD_ORDER, *sorted(p.stem for p in clean_dir.glob("*.npz"))]
-    order = [m for m in dict.fromkeys(order) if m not in refs] + list(refs[1:])
-    grid = {*params.clean.methods, "consensus"}
-    found = [m for m in order if m in grid and (clean_dir / f"{m}.npz").is_file()]
-    methods = section.get("methods", found)
-    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
-        raise ValueError(f"params.yaml: report.methods must be a list of names, got {methods!r}")
-    tsne_method = section.get("tsne_method", "consensus" if "consensus" in found else "cleanlab")
+    cleaned = params.clean.cleaned
+    order = [m for m in dict.fromkeys([*F.METHOD_ORDER, *cleaned]) if m in cleaned]
+    found = [m for m in order if m not in refs] + [m for m in refs[1:] if m in cleaned]
+    methods = section.methods or found
+    tsne_method = section.tsne_method or ("consensus" if "consensus" in found else "cleanlab")
     needed = {*methods, "tvnet", "data_params", tsne_method}
-    results = {m: load_result(clean_dir / f"{m}.npz") for m in sorted(needed)}
+    results = {m: load_result(args.clean / m / f"{rate_name(rate)}.npz") for m in sorted(needed)}
+    metrics = collect([args.metrics_dir], grid=Grid.from_params(params), seeds=[params.seed])
+    regression = read_json(args.metrics_dir / "regression.json")
+    runs = accuracy_table(metrics.runs)
     names, seed = dataset.classes, params.seed
     dp, tv = results["data_params"].extras, results["tvnet"].extras
     figures = {
         "accuracy_vs_rate": F.accuracy_vs_rate_figure(
-            _csv(args.plots_dir / "accuracy.csv"),
-            _csv(args.plots_dir / "regression" / "accuracy_fit.csv"),
+            accuracy_plot_table(runs), accuracy_fit_table(runs, regression["accuracy"])
         ),
-        "detection_vs_rate": F.detection_figure(_csv(args.plots_dir / "detection.csv")),
+        "detection_vs_rate": F.detection_figure(detection_plot_table(metrics.detect)),
         "review_rows": F.review_rows_figure(
             images, given, dp["category"], class_names=names, seed=seed
         ),
@@ -112,14 +98,10 @@ def main() -> None:
     suspects["confidence"] = probs[rows, suspects["suggested"].to_numpy()]
     suspects["flipped"], suspects["true"] = flipped[rows], labels["true"].to_numpy()[rows]
     suspects["id"] = labels["id"].to_numpy()[rows]
-    grid = {*params.clean.methods, *params.retrain.methods}
-    metrics = select(
-        collect([args.metrics_dir], seeds=[seed]), rates=params.noise.rates, methods=sorted(grid)
-    )
     page = build_report(
         metrics.runs,
         metrics.detect,
-        read_json(args.metrics_dir / "regression.json"),
+        regression,
         pngs,
         suspects,
         images,

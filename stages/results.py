@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--noisy", type=Path, required=True, help="data/noisy: one folder per rate")
     parser.add_argument("--train", type=Path, required=True, help="data/train: one per rate")
-    parser.add_argument("--clean", type=Path, required=True, help="data/clean: one per rate")
+    parser.add_argument("--clean", type=Path, required=True, help="data/clean: <method>/<rate>.npz")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     params = load_params()
@@ -31,23 +31,19 @@ def main() -> None:
     options.update(params.results)
     if options["rate"] not in params.noise.rates:
         raise ValueError(f"results.rate {options['rate']} is not one of noise.rates")
-    rate = str(options["rate"])
 
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
+    from labelnoise.metrics import rate_name
     from labelnoise.results import label_issues_table, write_link_trees
 
+    rate = rate_name(options["rate"])
     dataset = load_dataset(args.dataset, mmap=True)
     labels = pd.read_csv(args.noisy / rate / "labels.csv")
-    found = sorted((args.clean / rate).glob("*.npz"))
-    # Only this grid's methods: files of methods since dropped from params.yaml stay on disk.
-    wanted = ({*params.clean.methods, "consensus"}) - {"none", "oracle", "random"}
-    results = {p.stem: load_result(p) for p in found if p.stem in wanted}
-    if options["method"] not in results:
-        raise ValueError(
-            f"results.method {options['method']!r} has no output in {args.clean / rate}; "
-            f"found {sorted(results)}"
-        )
+    wanted = [m for m in params.clean.cleaned if m not in ("none", "oracle", "random")]
+    if options["method"] not in wanted:
+        raise ValueError(f"results.method {options['method']!r} is not cleaned; valid: {wanted}")
+    results = {m: load_result(args.clean / m / f"{rate}.npz") for m in wanted}
     flipped = labels["flipped"].to_numpy(dtype=bool)
     table = label_issues_table(
         dataset.index[dataset.index["split"] == "train"],

@@ -31,6 +31,10 @@ _TARGETS: dict[str, str] = {
     "consensus": "labelnoise.clean.consensus:Consensus",
 }
 
+# Methods that train models of their own (a network, or Training-ValueNet's Monte-Carlo value
+# estimates): the pipeline gives each its own stage. Kept here so checking params stays light.
+MODEL_TRAINING = frozenset({"tvnet", "data_params", "aum"})
+
 
 class _LazyRegistry(Mapping[str, CleaningMethod]):
     """Read-only mapping from method name to an instance, importing the module on first access."""
@@ -86,6 +90,7 @@ def get_method(name: str) -> CleaningMethod:
 
 __all__ = [
     "METHODS",
+    "MODEL_TRAINING",
     "CleanContext",
     "CleanResult",
     "CleaningMethod",

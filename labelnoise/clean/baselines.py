@@ -42,6 +42,7 @@ class Oracle:
     """
 
     name = "oracle"
+    needs_truth = True  # the pipeline hands it the true flips; no real method sees them
 
     def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
         """Return flags equal to ``ctx.flipped``; ``ValueError`` if there is no ground truth."""
@@ -64,6 +65,7 @@ class RandomCleaning:
     """
 
     name = "random"
+    needs_truth = True  # flags as many as there are true flips
 
     def run(self, ctx: CleanContext, *, n_flag: int | None = None, **params: Any) -> CleanResult:
         """Flag ``k`` examples chosen at random with ``ctx.seed``.

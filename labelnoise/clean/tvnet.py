@@ -443,6 +443,7 @@ class TrainingValueNet:
     """Training-ValueNet: flag train examples whose predicted training value is negative."""
 
     name = "tvnet"
+    trains_model = True  # Monte-Carlo value estimates and a value network: a stage of its own
 
     def run(
         self,

@@ -1,0 +1,48 @@
+"""Stage `fit`: one cleaning method that trains models of its own, at every rate of the grid.
+
+Writes the method's result (scores, flags, extras) per rate; the `clean` stage scores them
+against the flips beside the methods that only read the trained models' outputs.
+"""
+
+import argparse
+from pathlib import Path
+
+from labelnoise.cli import run_stage
+from labelnoise.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--method", required=True)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--noisy", type=Path, required=True, help="corrupt's folder of rates")
+    parser.add_argument("--train", type=Path, required=True, help="train's folder of rates")
+    parser.add_argument("--out", type=Path, required=True, help="folder of <rate>.npz results")
+    args = parser.parse_args()
+    params = load_params()
+    if args.method not in params.clean.trained:
+        raise ValueError(f"--method {args.method!r} is not in clean.trained {params.clean.trained}")
+
+    from labelnoise.clean import get_method, save_result
+    from labelnoise.clean.base import check_result
+    from labelnoise.data import load_dataset
+    from labelnoise.io import atomic_path
+    from labelnoise.metrics import rate_name
+    from labelnoise.runs import clean_context, read_noisy_labels
+
+    method = get_method(args.method)
+    dataset = load_dataset(args.dataset, mmap=True)
+    with atomic_path(args.out, directory=True) as tmp:
+        for rate in params.noise.rates:
+            name = rate_name(rate)
+            labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
+            context = clean_context(
+                dataset, labels, args.train / name, method=method, params=params
+            )
+            result = method.run(context, **getattr(params.clean, args.method))
+            save_result(check_result(args.method, result, context.n), tmp / f"{name}.npz")
+            print(f"{args.method} @ {name}: flagged {int(result.flags.sum())} of {context.n}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
