@@ -19,7 +19,7 @@ PROFILE ?=
 run: setup
 ifneq ($(PROFILE),)
 	test -f profiles/$(PROFILE).yaml || { echo "no profile profiles/$(PROFILE).yaml"; exit 2; }
-	cp profiles/$(PROFILE).yaml params.yaml
+	python -m labelnoise.profiles $(PROFILE)
 endif
 	dvc repro
 	@echo

@@ -7,6 +7,8 @@ import pytest
 from ruamel.yaml import YAML
 from snapshots import wrap_and_repro
 
+from labelnoise.profiles import apply_profile
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,6 +26,7 @@ def tiny_repro(tmp_path_factory):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     yaml = YAML()
     stages = yaml.load((ROOT / "dvc.yaml").read_text())["stages"]
-    params = yaml.load((ROOT / "profiles" / "tiny.yaml").read_text())
+    base = yaml.load((ROOT / "params.yaml").read_text())
+    params = apply_profile(base, yaml.load((ROOT / "profiles" / "tiny.yaml").read_text()))
     env = wrap_and_repro(project, stages, params, log)
     return project, env, log

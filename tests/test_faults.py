@@ -10,7 +10,6 @@ Runs use the tiny profile with ``train.epochs`` lowered to 2 (from 4) so that tr
 test budget; every other stage runs the tiny profile as it is.
 """
 
-import copy
 import os
 import shutil
 import signal
@@ -27,6 +26,7 @@ from ruamel.yaml import YAML
 
 from labelnoise.io import atomic_path, write_text
 from labelnoise.params import read_yaml
+from labelnoise.profiles import apply_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -82,7 +82,9 @@ PIPELINE = (GENERATE, CORRUPT, TRAIN)
 
 
 def _write_params(directory: Path, *, seed: int) -> None:
-    params = copy.deepcopy(read_yaml(ROOT / "profiles" / "tiny.yaml"))
+    params = apply_profile(
+        read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles" / "tiny.yaml")
+    )
     params["seed"] = seed
     params["train"]["epochs"] = EPOCHS
     directory.mkdir(parents=True, exist_ok=True)

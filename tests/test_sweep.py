@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from labelnoise.profiles import apply_profile
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -55,7 +57,8 @@ def test_readme_sweep_runs_as_written(tmp_path):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
     yaml = YAML()
-    params = yaml.load((ROOT / "profiles" / "tiny.yaml").read_text())
+    base = yaml.load((ROOT / "params.yaml").read_text())
+    params = apply_profile(base, yaml.load((ROOT / "profiles" / "tiny.yaml").read_text()))
     _merge(params, SHRINK)
     with open(project / "params.yaml", "w") as handle:
         yaml.dump(params, handle)

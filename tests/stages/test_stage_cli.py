@@ -9,9 +9,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from labelnoise.params import read_yaml
+from labelnoise.profiles import apply_profile
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = read_yaml(ROOT / "profiles" / "tiny.yaml")
+TINY = apply_profile(read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles" / "tiny.yaml"))
 
 
 def _write_params(directory: Path, changes: dict) -> None:

@@ -1,6 +1,5 @@
 """Data-parallel training under torchrun learns what one process learns."""
 
-import copy
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import torch
 from ruamel.yaml import YAML
 
 from labelnoise.params import read_yaml
+from labelnoise.profiles import apply_profile
 from labelnoise.train import build_model
 from labelnoise.train.distributed import process_group, synced_batch_norm, torchrun_command
 
@@ -91,7 +91,9 @@ def test_torchrun_command():
 
 @pytest.mark.slow
 def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
-    params = copy.deepcopy(read_yaml(ROOT / "profiles" / "tiny.yaml"))
+    params = apply_profile(
+        read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles" / "tiny.yaml")
+    )
     params["data"]["n_train"] = 200
     params["train"].update(
         {
