@@ -57,7 +57,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="every fit, as JSON")
     parser.add_argument("--summary", type=Path, required=True, help="headline figures, as JSON")
-    parser.add_argument("--plots-dir", type=Path, required=True)
+    parser.add_argument("--plots-dir", type=Path, required=True, help="where the plot tables go")
+    parser.add_argument("--pr-dir", type=Path, required=True, help="clean's PR curves")
+    parser.add_argument("--live-dir", type=Path, required=True, help="train's dvclive folders")
     args = parser.parse_args()
     params = load_params()
     section = params.regress
@@ -96,13 +98,15 @@ def main() -> None:
     table = accuracy_table(metrics.runs)
     plots = args.plots_dir
     write_csv(accuracy_long(table), plots / "accuracy.csv")
-    write_csv(
-        accuracy_fit_long(table, report["accuracy"], n_grid=n_grid),
-        plots / "regression" / "accuracy_fit.csv",
-    )
-    write_csv(detection_long(metrics.detect), plots / "detection.csv")
-    write_csv(pr_long(plots / "pr", rate=params.report.rate, grid=grid), plots / "pr.csv")
-    write_csv(training_long(plots / "train", rates=grid.rates), plots / "training.csv")
+    fit = accuracy_fit_long(table, report["accuracy"], n_grid=n_grid)
+    write_csv(fit, plots / "accuracy_fit.csv")
+    detection = detection_long(metrics.detect)
+    write_csv(detection.drop(columns="auroc"), plots / "detection_f1.csv")
+    write_csv(detection.drop(columns="f1").dropna(), plots / "detection_auroc.csv")
+    write_csv(pr_long(args.pr_dir, rate=params.report.rate, grid=grid), plots / "pr.csv")
+    training = training_long(args.live_dir, rates=grid.rates)
+    write_csv(training.drop(columns="val_acc"), plots / "training_loss.csv")
+    write_csv(training.drop(columns="loss"), plots / "val_accuracy.csv")
     write_json(args.out, report)
     write_json(args.summary, headline(metrics, report, rate=params.report.rate))
     for name, entry in report["accuracy"]["methods"].items():
