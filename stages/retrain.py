@@ -65,6 +65,9 @@ def main() -> None:
     with atomic_path(args.out, directory=True) as tmp:
         for name, record in records.items():
             write_json(tmp / f"{name}.json", record)
+            print(
+                f"{args.method} @ {name}: kept {record['n_kept']}, accuracy {record['accuracy']:.4f}"
+            )
 
 
 def _retrain(args, params, dataset, rate: float, name: str, labels, keep) -> dict:
@@ -86,7 +89,6 @@ def _retrain(args, params, dataset, rate: float, name: str, labels, keep) -> dic
             desc=f"retrain {args.method} rate={name}",
         ).metrics
     kept_flipped = int(labels["flipped"].to_numpy()[keep].sum())
-    print(f"{args.method} @ {name}: kept {int(keep.sum())}, accuracy {metrics['accuracy']:.4f}")
     return {
         "rate": rate,
         "method": args.method,

@@ -62,6 +62,7 @@ def wrap_and_repro(project: Path, stages: dict, params: dict, log: Path) -> dict
         ["git", "init", "-q"],
         ["dvc", "init", "-q"],
         ["dvc", "config", "core.analytics", "false"],
+        ["cp", "-r", str(Path(__file__).resolve().parents[1] / ".dvc" / "plots"), ".dvc/plots"],
         ["git", "add", "-A"],
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "declared"],
         ["dvc", "repro"],

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_no_stage_writes_outside_its_declared_outputs(tiny_repro):
     project, _, log = tiny_repro
     writes = stage_writes(project, log)
-    assert {"generate", "train@0.2", "clean@0.2-aum", "consensus@0.2", "report"} <= set(writes)
+    assert {"generate", "corrupt", "train@0.2", "fit@aum", "clean", "retrain@oracle", "report"} <= set(writes)
     assert not [name for name, (inside, _) in writes.items() if not inside]
     assert not {name: outside for name, (_, outside) in writes.items() if outside}
 

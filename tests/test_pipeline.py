@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the tiny profile in a fresh git repository (`conftest.py`)."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -31,7 +32,7 @@ def test_repro_writes_every_declared_metric(tiny_project):
         assert 0.0 <= json.loads(path.read_text())["accuracy"] <= 1.0
     detect = json.loads((project / "metrics" / "detect" / "0.2-cleanlab.json").read_text())
     assert detect["n_flipped"] > 0 and detect["auroc"] is not None
-    retrain = json.loads((project / "metrics" / "retrain" / "0.2-oracle.json").read_text())
+    retrain = json.loads((project / "metrics" / "retrain" / "oracle" / "0.2.json").read_text())
     assert retrain["n_kept"] == retrain["n_removed"] * 4
 
 
@@ -59,5 +60,38 @@ def test_changing_epochs_reruns_training_onwards_only(tiny_project):
     finally:
         params.write_text(original)
     ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
-    assert not any(name == "generate" or name.startswith("corrupt@") for name in ran), ran
-    assert {"train@0.0", "train@0.2", "clean@0.2-aum", "retrain@0.2-oracle"} <= ran
+    assert not ran & {"generate", "corrupt"}, ran
+    assert {"train@0.0", "train@0.2", "fit@aum", "clean", "retrain@oracle"} <= ran
+
+
+def test_stale_files_of_another_grid_are_ignored(tiny_project, tmp_path):
+    """A default-shaped run leaves files of rates and methods the tiny grid does not have; the
+    regression, the summary and every plot cover the tiny grid only, and `dvc plots show`
+    renders every plot without an error."""
+    source, env = tiny_project
+    project = tmp_path / "project"
+    shutil.copytree(source, project, symlinks=True)
+    metrics = project / "metrics"
+    stale = {
+        metrics / "baseline" / "0.4.json": metrics / "baseline" / "0.2.json",
+        metrics / "retrain" / "tvnet" / "0.2.json": metrics / "retrain" / "oracle" / "0.2.json",
+        metrics / "retrain" / "oracle" / "0.4.json": metrics / "retrain" / "oracle" / "0.2.json",
+        metrics / "detect" / "0.4-aum.json": metrics / "detect" / "0.2-aum.json",
+    }
+    for target, origin in stale.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(origin.read_text().replace('"rate": 0.2', '"rate": 0.4'))
+    out = _run(["dvc", "repro"], project, env)
+    assert "Running stage 'regress'" in out, out
+    accuracy = (project / "plots" / "accuracy.csv").read_text().splitlines()
+    rates = {line.split(",")[0] for line in accuracy[1:]}
+    methods = {line.split(",")[1] for line in accuracy[1:]}
+    assert rates == {"0.0", "0.2"}
+    assert methods == {"none", "oracle", "random", "cleanlab", "consensus"}
+    regression = json.loads((metrics / "regression.json").read_text())
+    assert "tvnet" not in regression["accuracy"]["methods"]
+    summary = json.loads((metrics / "summary.json").read_text())
+    assert summary["rate"] == 0.2 and set(summary["accuracy"]) == methods
+    shown = json.loads(_run(["dvc", "plots", "show", "--json"], project, env))
+    assert not shown.get("errors"), shown["errors"]
+    assert "plots/accuracy.csv" in shown["data"] and "plots/pr.csv" in shown["data"]

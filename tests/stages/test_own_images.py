@@ -71,32 +71,25 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
             "train.class_weights": True,
             "results.rate": 0.15,
             "results.method": "cleanlab",
+            "report.rate": 0.15,
+            "clean.methods": ["cleanlab", "mistakenness"],
+            "clean.trained": [],
+            "retrain.methods": ["cleanlab"],
         },
     )
     _stage(tmp_path, "generate.py", "--out", "data/dataset", "--figure", "examples.png")
-    _stage(
-        tmp_path,
-        "corrupt.py",
-        "--rate",
-        "0.15",
-        "--dataset",
-        "data/dataset",
-        "--out",
-        "data/noisy/0.15",
-    )
+    _stage(tmp_path, "corrupt.py", "--dataset", "data/dataset", "--out", "data/noisy")
     _stage(
         tmp_path, "train.py", "--rate", "0.15", "--dataset", "data/dataset",
         "--labels", "data/noisy/0.15/labels.csv", "--out", "data/train/0.15",
         "--metrics", "baseline.json", "--confusion", "confusion.csv", "--live", "live",
         "--checkpoints", "checkpoints",
     )  # fmt: skip
-    for method in ("cleanlab", "mistakenness"):
-        _stage(
-            tmp_path, "clean.py", "--rate", "0.15", "--method", method, "--dataset", "data/dataset",
-            "--labels", "data/noisy/0.15/labels.csv", "--train", "data/train/0.15",
-            "--out", f"data/clean/0.15/{method}.npz", "--metrics", f"{method}.json",
-            "--pr", f"{method}-pr.json",
-        )  # fmt: skip
+    _stage(
+        tmp_path, "clean.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
+        "--train", "data/train", "--fit", "data/fit", "--out", "data/clean",
+        "--metrics", "detect", "--pr", "pr",
+    )  # fmt: skip
     _stage(
         tmp_path, "results.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
         "--train", "data/train", "--clean", "data/clean", "--out", "results",

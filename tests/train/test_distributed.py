@@ -95,6 +95,9 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
         read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles" / "tiny.yaml")
     )
     params["data"]["n_train"] = 200
+    params["noise"]["rates"] = [0.2]
+    params["clean"].update(methods=["oracle"], trained=[])
+    params["retrain"]["methods"] = ["oracle"]
     params["train"].update(
         {
             "distributed": True,
@@ -120,9 +123,9 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
         return done
 
     stage("generate.py", "--out", "ds", "--figure", "fig.png")
-    stage("corrupt.py", "--rate", "0.2", "--dataset", "ds", "--out", "noisy")
+    stage("corrupt.py", "--dataset", "ds", "--out", "noisy")
     done = stage(
-        "train.py", "--rate", "0.2", "--dataset", "ds", "--labels", "noisy/labels.csv",
+        "train.py", "--rate", "0.2", "--dataset", "ds", "--labels", "noisy/0.2/labels.csv",
         "--out", "out/arrays", "--metrics", "out/metrics.json", "--confusion", "out/c.csv",
         "--live", "out/live", "--checkpoints", "out/checkpoints",
     )  # fmt: skip
@@ -136,23 +139,26 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     leftovers = [p.name for p in (tmp_path / "out").rglob(".*")]
     assert leftovers == []
 
+    # The clean and retrain stages read one folder per rate: this test trains rate 0.2 only.
+    (tmp_path / "train").mkdir()
+    (tmp_path / "out" / "arrays").rename(tmp_path / "train" / "0.2")
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "out" / "metrics.json").rename(tmp_path / "baseline" / "0.2.json")
     stage(
-        "clean.py", "--rate", "0.2", "--method", "oracle", "--dataset", "ds",
-        "--labels", "noisy/labels.csv", "--train", "out/arrays", "--out", "clean/oracle.npz",
-        "--metrics", "clean/detect.json", "--pr", "clean/pr.json",
+        "clean.py", "--dataset", "ds", "--noisy", "noisy", "--train", "train", "--fit", "fit",
+        "--out", "clean", "--metrics", "detect", "--pr", "pr",
     )  # fmt: skip
     retrain = [
-        "retrain.py", "--rate", "0.2", "--method", "oracle", "--dataset", "ds",
-        "--labels", "noisy/labels.csv", "--flags", "clean/oracle.npz",
-        "--baseline", "out/metrics.json",
+        "retrain.py", "--method", "oracle", "--dataset", "ds", "--noisy", "noisy",
+        "--flags", "clean/oracle", "--baseline", "baseline",
     ]  # fmt: skip
-    done = stage(*retrain, "--metrics", "ddp.json", "--checkpoints", "ddp")
+    done = stage(*retrain, "--out", "ddp", "--checkpoints", "ddp-checkpoints")
     assert done.stdout.count("oracle @ 0.2: kept") == 1  # one process reports and writes
     params["train"]["distributed"] = False
     with open(tmp_path / "params.yaml", "w") as fh:
         YAML(typ="safe", pure=True).dump(params, fh)
-    stage(*retrain, "--metrics", "single.json", "--checkpoints", "single")
-    ddp, single = (json.loads((tmp_path / f).read_text()) for f in ("ddp.json", "single.json"))
+    stage(*retrain, "--out", "single", "--checkpoints", "single-checkpoints")
+    ddp, single = (json.loads((tmp_path / f / "0.2.json").read_text()) for f in ("ddp", "single"))
     # Probabilities agree to ~1e-6 (see above): at most a test image on a decision boundary
     # may change sides.
     assert abs(ddp["n_correct"] - single["n_correct"]) <= 1
