@@ -70,9 +70,82 @@ def test_retrain_methods_must_be_cleaned_first():
 
 def test_consensus_members_must_be_cleaned():
     raw = _default()
-    raw["clean"]["methods"] = ["cleanlab", "oracle"]
-    with pytest.raises(ValueError, match="consensus stage needs"):
+    raw["clean"]["methods"].remove("mistakenness")
+    raw["retrain"]["methods"].remove("mistakenness")
+    assert "mistakenness" in raw["clean"]["consensus"]["members"]
+    with pytest.raises(
+        ValueError, match=r"clean.consensus.members \['mistakenness'\] are not cleaned"
+    ):
         validate(raw)
-    raw["clean"]["methods"] = [*_default()["clean"]["methods"], "consensus"]
-    with pytest.raises(ValueError, match="stage of its own"):
+    raw = _default()
+    raw["clean"]["consensus"]["members"] = []
+    with pytest.raises(ValueError, match="clean.consensus.members must be a non-empty list"):
         validate(raw)
+    del raw["clean"]["consensus"]["members"]
+    with pytest.raises(ValueError, match="clean.consensus.members must be a non-empty list"):
+        validate(raw)
+    # Without consensus in clean.methods, no members are needed.
+    raw["clean"]["methods"].remove("consensus")
+    raw["retrain"]["methods"].remove("consensus")
+    raw["results"]["method"] = "cleanlab"
+    assert "consensus" not in validate(raw).clean.cleaned
+
+
+def test_model_training_method_in_clean_methods_is_refused():
+    raw = _default()
+    raw["clean"]["trained"].remove("tvnet")
+    raw["clean"]["methods"].append("tvnet")
+    with pytest.raises(
+        ValueError, match=r"clean.methods \['tvnet'\] train models of their own.*clean.trained"
+    ):
+        validate(raw)
+
+
+def test_light_method_in_clean_trained_is_refused():
+    raw = _default()
+    raw["clean"]["methods"].remove("hardness")
+    raw["clean"]["trained"].append("hardness")
+    with pytest.raises(
+        ValueError, match=r"clean.trained \['hardness'\] train no model of their own"
+    ):
+        validate(raw)
+
+
+def test_cleaned_is_methods_then_trained():
+    params = validate(_default())
+    assert params.clean.cleaned == [*params.clean.methods, *params.clean.trained]
+    assert set(params.clean.trained) == {"tvnet", "data_params", "aum"}
+
+
+def test_report_rate_must_be_one_of_the_rates():
+    raw = _default()
+    raw["report"]["rate"] = 0.15
+    with pytest.raises(ValueError, match=r"report.rate 0.15 is not one of noise.rates"):
+        validate(raw)
+
+
+def test_report_rate_defaults_to_largest_rate_up_to_a_fifth():
+    raw = _default()
+    del raw["report"]["rate"]
+    raw["noise"]["rates"] = [0.0, 0.05, 0.1, 0.3]
+    assert validate(raw).report.rate == 0.1
+
+
+def test_report_is_typed():
+    raw = _default()
+    raw["report"]["top_k"] = "eight"
+    with pytest.raises(ValueError, match="report.top_k"):
+        validate(raw)
+    raw = _default()
+    raw["report"]["colour"] = "blue"
+    with pytest.raises(ValueError, match="report.colour: unknown key"):
+        validate(raw)
+
+
+def test_rates_must_be_written_as_floats():
+    raw = _default()
+    raw["noise"]["rates"] = [0, 0.1, 0.2]
+    with pytest.raises(ValueError, match=r"noise.rates: write every rate as a float.*\[0\]"):
+        validate(raw)
+    raw["noise"]["rates"] = [0.0, 0.1, 0.2]
+    assert validate(raw).noise.rates == [0.0, 0.1, 0.2]

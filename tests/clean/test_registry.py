@@ -66,3 +66,11 @@ def test_check_scores_names_method():
 def test_validate_pred_probs_rejects(probs, match):
     with pytest.raises(ValueError, match=match):
         validate_pred_probs(probs, n=2, n_classes=2, name="cleanlab")
+
+
+def test_model_training_set_matches_the_classes():
+    from labelnoise.clean import MODEL_TRAINING
+
+    trains = {name for name in METHODS if getattr(type(METHODS[name]), "trains_model", False)}
+    assert trains == {"tvnet", "data_params", "aum"}
+    assert MODEL_TRAINING == trains
