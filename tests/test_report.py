@@ -14,6 +14,7 @@ from scipy.special import expit
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.data.store import Dataset, save_dataset
 from labelnoise.io import save_npy, write_csv, write_json
+from labelnoise.metrics import Grid, baseline_file, collect, detect_file, rate_name, retrain_file
 from labelnoise.report import build_report, top_suspects
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +24,9 @@ RATES = [0.0, 0.1, 0.2]
 RATE = 0.2
 N_TRAIN, SIZE, TOP_K = 80, 8, 3
 GALLERY = ["cleanlab", "tvnet", "data_params", "consensus", "oracle"]
+# The grid of the params.yaml written below: clean.methods + clean.trained without "none".
+DETECTED = ("oracle", "cleanlab", "consensus", "tvnet", "data_params")
+RETRAINED = ("oracle", "cleanlab", "tvnet")
 FIGURES = (
     "review_rows",
     "tsne",
@@ -49,27 +53,21 @@ def _classification(rate: float, accuracy: float, n_test: int = 400) -> dict:
 
 
 def _metrics(root: Path) -> None:
-    from labelnoise.regress import (
-        accuracy_fit_table,
-        accuracy_plot_table,
-        accuracy_table,
-        collect,
-        detection_plot_table,
-        regression_report,
-    )
+    from labelnoise.regress import regression_report
 
     slopes = {"none": -3.0, "oracle": -0.5, "cleanlab": -1.0, "tvnet": -1.5}
+    metrics_dir = root / "metrics"
     for rate in RATES:
         for method, slope in slopes.items():
             record = _classification(rate, float(expit(2.0 + slope * rate)))
             if method == "none":
-                write_json(root / "metrics" / "baseline" / f"{rate}.json", record)
+                write_json(baseline_file(metrics_dir, rate), record)
             else:
                 record["method"] = method
-                write_json(root / "metrics" / "retrain" / f"{rate}-{method}.json", record)
-        for k, method in enumerate(["oracle", "cleanlab", "tvnet"]):
+                write_json(retrain_file(metrics_dir, method, rate), record)
+        for k, method in enumerate(DETECTED):
             write_json(
-                root / "metrics" / "detect" / f"{rate}-{method}.json",
+                detect_file(metrics_dir, rate, method),
                 {
                     "rate": rate,
                     "method": method,
@@ -85,16 +83,13 @@ def _metrics(root: Path) -> None:
                     "estimated_noise_rate": rate * (1 + 0.2 * k),
                 },
             )
-    metrics = collect([root / "metrics"], seeds=[0])
-    report = regression_report(metrics, n_boot=100, seed=0)
-    table = accuracy_table(metrics.runs)
-    write_json(root / "metrics" / "regression.json", report)
-    write_csv(accuracy_plot_table(table), root / "plots" / "accuracy.csv")
-    write_csv(
-        accuracy_fit_table(table, report["accuracy"], n_grid=11),
-        root / "plots" / "regression" / "accuracy_fit.csv",
-    )
-    write_csv(detection_plot_table(metrics.detect), root / "plots" / "detection.csv")
+    # A file of an earlier layout and one of a method no longer run: the stage must not open
+    # them (they are not even JSON).
+    (metrics_dir / "retrain" / f"{rate_name(RATE)}-oracle.json").write_text("stale {")
+    (metrics_dir / "detect" / f"{rate_name(RATE)}-mistakenness.json").write_text("stale {")
+    grid = Grid(rates=tuple(RATES), detected=DETECTED, retrained=RETRAINED)
+    metrics = collect([metrics_dir], grid=grid, seeds=[0])
+    write_json(metrics_dir / "regression.json", regression_report(metrics, n_boot=100, seed=0))
 
 
 def _tree(root: Path) -> dict:
@@ -135,16 +130,16 @@ def _tree(root: Path) -> dict:
             pd.DataFrame(
                 {"id": np.arange(N_TRAIN), "true": true, "given": given, "flipped": flipped}
             ),
-            root / "data" / "noisy" / str(rate) / "labels.csv",
+            root / "data" / "noisy" / rate_name(rate) / "labels.csv",
         )
         logits = rng.normal(0, 1, (N_TRAIN, 4)) + 3 * np.eye(4)[true]
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        train = root / "data" / "train" / str(rate)
+        train = root / "data" / "train" / rate_name(rate)
         save_npy(train / "oos_probs.npy", probs.astype(np.float32))
         save_npy(train / "train_features.npy", rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None])
     # Cleaning results only at the report rate (the stage must not need others); `given`,
     # `flipped` and `probs` are those of the last rate, 0.2.
-    clean = root / "data" / "clean" / str(RATE)
+    clean = root / "data" / "clean"
     quality = 1 - probs[np.arange(N_TRAIN), given]
     values = np.where(flipped, -0.5, 0.5) + rng.normal(0, 0.2, N_TRAIN)
     trajectory = np.exp(np.cumsum(np.where(flipped, 0.2, -0.2) * np.ones((5, 1)), axis=0))
@@ -168,14 +163,17 @@ def _tree(root: Path) -> dict:
         "consensus": CleanResult(quality + values.clip(max=0), quality > 0.5, 0.2, {}),
     }
     for name, result in results.items():
-        save_result(result, clean / f"{name}.npz")
+        save_result(result, clean / name / f"{rate_name(RATE)}.npz")
     _metrics(root)
     params = {
         "seed": 0,
         "noise": {"rates": RATES},
-        # Consensus members without results here (mistakenness, aum) are valid but absent.
-        "clean": {"methods": [*(m for m in results if m != "consensus"), "mistakenness", "aum"]},
-        "retrain": {"methods": ["oracle", "cleanlab", "tvnet"]},
+        "clean": {
+            "methods": ["none", "oracle", "cleanlab", "consensus"],
+            "trained": ["tvnet", "data_params"],
+            "consensus": {"members": ["cleanlab", "tvnet", "data_params"]},
+        },
+        "retrain": {"methods": list(RETRAINED)},
         "report": {"top_k": TOP_K},
     }
     (root / "params.yaml").write_text(json.dumps(params))
@@ -186,7 +184,7 @@ def _tree(root: Path) -> dict:
 def _run_stage(root: Path, out: str = "out/report/index.html", figures: str = "out/images"):
     command = [sys.executable, str(REPO / "stages" / "report.py")]
     command += ["--dataset", "data/dataset", "--noisy", "data/noisy", "--train", "data/train"]
-    command += ["--clean", "data/clean", "--metrics-dir", "metrics", "--plots-dir", "plots"]
+    command += ["--clean", "data/clean", "--metrics-dir", "metrics"]
     command += ["--figures-dir", figures, "--out", out]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
 
@@ -255,10 +253,10 @@ def test_stage_names_missing_input(project, tmp_path):
     root, _, _ = project
     copy = tmp_path / "copy"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("out"))
-    (copy / "data" / "clean" / str(RATE) / "tvnet.npz").unlink()
+    (copy / "data" / "clean" / "tvnet" / f"{rate_name(RATE)}.npz").unlink()
     done = _run_stage(copy)
     assert done.returncode == 2
-    assert "tvnet.npz: file not found" in done.stderr
+    assert f"tvnet/{rate_name(RATE)}.npz: file not found" in done.stderr
     assert not (copy / "out" / "report").exists()
 
 
