@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from labelnoise.experiments import export_metrics, find_replicates
+from labelnoise.metrics import baseline_file, detect_file, rate_name, retrain_file
+from labelnoise.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -41,7 +43,7 @@ shutil.rmtree("metrics", ignore_errors=True)
 shutil.copytree("source", "metrics")
 Path("data").mkdir(exist_ok=True)
 Path("data/seed.txt").write_text(str(seed))
-for path in [*Path("metrics/baseline").glob("*.json"), *Path("metrics/retrain").glob("*.json")]:
+for path in [*Path("metrics/baseline").glob("*.json"), *Path("metrics/retrain").rglob("*.json")]:
     record = json.loads(path.read_text())
     record["n_correct"] -= 3 * seed
     record["accuracy"] = record["n_correct"] / record["n_test"]
@@ -50,6 +52,8 @@ for path in [*Path("metrics/baseline").glob("*.json"), *Path("metrics/retrain").
 
 
 REGRESS = [sys.executable, str(ROOT / "stages" / "regress.py"), "--experiments"]
+# The regress stage's other inputs, written into each toy repo by _stage_inputs.
+OUTPUTS = ["--pr-dir", "pr", "--live-dir", "live"]
 
 
 def _run(args, cwd, env, *, check=True):
@@ -63,11 +67,50 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
 
 
+def _source_metrics(source: Path) -> None:
+    """The committed run's metric files in the current layout, ``retrain/<method>/<rate>.json``,
+    placed by the rate and method each record holds (whichever layout they are committed in)."""
+    metrics = ROOT / "metrics"
+    for path in (metrics / "baseline").glob("*.json"):
+        record = json.loads(path.read_text())
+        target = baseline_file(source, record["rate"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    for part, where in (("retrain", retrain_file), ("detect", detect_file)):
+        for path in (metrics / part).rglob("*.json"):
+            record = json.loads(path.read_text())
+            if part == "retrain":
+                target = where(source, record["method"], record["rate"])
+            else:
+                target = where(source, record["rate"], record["method"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text())
+
+
+def _stage_inputs(repo: Path) -> None:
+    """The PR curves and dvclive folders the regress stage draws its plots from."""
+    params = load_params(ROOT / "params.yaml")
+    for method in params.clean.cleaned:
+        path = repo / "pr" / f"{rate_name(params.report.rate)}-{method}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"curve": [[0.0, 1.0], [1.0, 0.2]]}))
+    for rate in params.noise.rates:
+        metrics = repo / "live" / rate_name(rate) / "plots" / "metrics"
+        for sub, name in (("train", "loss"), ("val", "acc")):
+            path = metrics / sub / f"{name}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"timestamp\tstep\t{name}\n1\t0\t0.9\n2\t1\t0.5\n")
+
+
+def _regress(out: str, summary: str, plots: str) -> list[str]:
+    return [*REGRESS, "--out", out, "--summary", summary, "--plots-dir", plots, *OUTPUTS]
+
+
 def _metrics_project(repo: Path, env: dict) -> None:
     """A committed run of seed 0 of the one-stage metrics pipeline."""
     repo.mkdir(exist_ok=True)
-    for part in ("baseline", "retrain", "detect"):
-        shutil.copytree(ROOT / "metrics" / part, repo / "source" / part)
+    _source_metrics(repo / "source")
+    _stage_inputs(repo)
     shutil.copy(ROOT / "params.yaml", repo / "params.yaml")
     (repo / "dvc.yaml").write_text(METRICS_STAGE)
     (repo / "write_metrics.py").write_text(WRITE_METRICS)
@@ -98,47 +141,65 @@ def test_replicates_are_the_runs_that_differ_only_in_seed(replicate_repo):
     assert "other settings (train)" in reasons
 
 
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.json"))
+
+
 def test_export_copies_each_replicates_own_metrics(replicate_repo, tmp_path):
     repo, _ = replicate_repo
     replicates = find_replicates(repo).replicates
     roots = export_metrics(replicates, tmp_path, repo=repo)
-    source = json.loads((ROOT / "metrics" / "baseline" / "0.2.json").read_text())
+    source = repo / "source"
+    baseline = json.loads(baseline_file(source, 0.2).read_text())
+    retrained = json.loads(retrain_file(source, "cleanlab", 0.2).read_text())
     for replicate, root in zip(replicates, roots, strict=True):
-        record = json.loads((root / "baseline" / "0.2.json").read_text())
-        assert record["n_correct"] == source["n_correct"] - 3 * replicate.seed
-        assert sorted(p.name for p in (root / "detect").iterdir()) == sorted(
-            p.name for p in (ROOT / "metrics" / "detect").iterdir()
-        )
+        record = json.loads(baseline_file(root, 0.2).read_text())
+        assert record["n_correct"] == baseline["n_correct"] - 3 * replicate.seed
+        # retrain/<method>/<rate>.json: the sub-folders are kept.
+        record = json.loads(retrain_file(root, "cleanlab", 0.2).read_text())
+        assert record["n_correct"] == retrained["n_correct"] - 3 * replicate.seed
+        for part in ("baseline", "retrain", "detect"):
+            assert _files(root / part) == _files(source / part), part
+    assert any((roots[0] / "retrain").glob("*/*.json"))
 
 
 def test_regress_pools_the_seed_sweep(replicate_repo):
     repo, env = replicate_repo
+    env = {**env, "PYTHONPATH": str(ROOT)}
+    single = [sys.executable, str(ROOT / "stages" / "regress.py"), "--metrics-dir", "metrics"]
+    single += ["--out", "one/regression.json", "--summary", "one/summary.json"]
+    _run([*single, "--plots-dir", "one/plots", *OUTPUTS], repo, env)
     done = _run(
-        [*REGRESS, "--out", "sweep/regression.json", "--plots-dir", "sweep/plots"],
+        _regress("sweep/regression.json", "sweep/summary.json", "sweep/plots"),
         repo,
-        {**env, "PYTHONPATH": str(ROOT)},
+        env,
     )
     assert "pooling 3 replicate(s)" in done.stdout
     report = json.loads((repo / "sweep" / "regression.json").read_text())
     assert report["n_runs"] == 3 and sorted(report["seeds"]) == [0, 1, 2]
-    single = json.loads((ROOT / "metrics" / "regression.json").read_text())
-    assert report["accuracy"]["glm"]["n_obs"] == 3 * single["accuracy"]["glm"]["n_obs"]
+    one = json.loads((repo / "one" / "regression.json").read_text())
+    assert one["n_runs"] == 1
+    assert report["accuracy"]["glm"]["n_obs"] == 3 * one["accuracy"]["glm"]["n_obs"]
+    summary = json.loads((repo / "sweep" / "summary.json").read_text())
+    assert summary["n_seeds"] == 3
+    assert (repo / "sweep" / "plots" / "accuracy.csv").is_file()
 
 
 def test_regress_without_replicates_says_how_to_make_them(tmp_path):
     env = ENV
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    _stage_inputs(tmp_path)
     _run(["git", "init", "-q"], tmp_path, env)
     _run(["dvc", "init", "-q"], tmp_path, env)
     done = _run(
-        [*REGRESS, "--out", "r.json", "--plots-dir", "p"],
+        _regress("r.json", "s.json", "p"),
         tmp_path,
         {**env, "PYTHONPATH": str(ROOT)},
         check=False,
     )
     assert done.returncode == 2
     assert "dvc exp run --queue -S 'seed=1,2'" in done.stderr
-    assert not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "s.json").exists()
 
 
 QUEUE_AND_PUSH = """
@@ -177,7 +238,7 @@ def test_machines_share_a_grid_through_one_remote(tmp_path):
     _run(["dvc", "exp", "pull", "origin"], collector, env)
     survey = find_replicates(collector)
     assert sorted(r.seed for r in survey.replicates) == [0, 1, 2], survey
-    done = _run([*REGRESS, "--out", "r.json", "--plots-dir", "p"], collector, env)
+    done = _run(_regress("r.json", "s.json", "p"), collector, env)
     assert "pooling 3 replicate(s)" in done.stdout
     from_b = next(r for r in survey.replicates if r.seed == 2)
     _run(["dvc", "exp", "apply", from_b.name], collector, env)
