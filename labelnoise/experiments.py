@@ -129,7 +129,7 @@ def export_metrics(
     -------
     list of Path
         One metrics directory per replicate, in order, each holding ``baseline/``, ``retrain/``
-        and ``detect/`` as :func:`labelnoise.regress.collect` reads them.
+        and ``detect/`` as :func:`labelnoise.metrics.collect` reads them.
     """
     from dvc.api import DVCFileSystem
 

@@ -188,7 +188,7 @@ class RetrainParams(_Section):
 
 
 class ReportParams(_Section):
-    rate: float | None = None  # None: the largest rate in (0, 0.2], else the first rate
+    rate: float | None = None  # None: the largest rate in (0, 0.2], else the largest rate
     top_k: int = Field(8, ge=1)
     methods: list[str] | None = None
     tsne_method: str | None = None

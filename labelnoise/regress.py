@@ -668,7 +668,7 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     best_method, best_accuracy = _best(cleaned)
     noisy, oracle = accuracy.get(BASELINE), accuracy.get("oracle")
     recovery = None
-    if best_accuracy is not None and oracle is not None and oracle > noisy:
+    if None not in (best_accuracy, noisy, oracle) and oracle > noisy:
         recovery = (best_accuracy - noisy) / (oracle - noisy)
     detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
     detect = detect[~detect["method"].isin(REFERENCE_ARMS)].groupby("method")

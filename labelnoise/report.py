@@ -606,7 +606,7 @@ def build_report(
     Parameters
     ----------
     runs
-        One row per (seed, rate, method) classification run (:func:`labelnoise.regress.collect`):
+        One row per (seed, rate, method) classification run (:func:`labelnoise.metrics.collect`):
         ``rate, method, accuracy, balanced_accuracy, macro_f1`` (+ ``n_test``); method
         ``"none"`` is the baseline.
     detect
