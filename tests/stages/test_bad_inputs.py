@@ -11,6 +11,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,6 @@ from labelnoise.clean.base import check_result, validate_pred_probs
 from labelnoise.clean.cleanlab_method import estimate_noise_rate
 from labelnoise.clean.consensus import combine
 from labelnoise.io import save_npy
-from labelnoise.params import CONSENSUS_MEMBERS
 
 GENERATE = ("generate.py", "--out", "ds", "--figure", "fig.png")
 
@@ -75,8 +75,16 @@ def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> 
         ({"data.source": "folder"}, ("data.path is required",)),
         ({"retrain.methods": ["oracle", "none"]}, ("retrain.methods", "['none']")),
         (
-            {"clean.methods": [*CONSENSUS_MEMBERS, "consensus"]},
-            ("clean.methods", "stage of its own"),
+            {"clean.methods": ["cleanlab", "aum", "consensus"]},
+            ("clean.methods", "['aum'] train models of their own", "clean.trained"),
+        ),
+        (
+            {"clean.trained": ["tvnet", "cleanlab"]},
+            ("clean.trained", "['cleanlab'] train no model of their own"),
+        ),
+        (
+            {"clean.consensus": {"members": ["cleanlab", "magic"]}},
+            ("clean.consensus.members", "['magic'] are not cleaned"),
         ),
         (
             {"data.task": "medium", "train.lr": -1.0, "noise.colour": 1},
@@ -225,47 +233,70 @@ def test_a_single_class_folder_is_refused_on_import(tmp_path):
 # probabilities and the cleaning results, each damaged in one way.
 
 
+RATE = "0.2"
+# The project's params: one rate, every light method it needs, aum's result from its fit stage.
+PROJECT = {
+    "noise.rates": [0.2],
+    "report.rate": 0.2,
+    "clean.methods": ["cleanlab", "consensus"],
+    "clean.trained": ["aum"],
+    "clean.consensus": {"members": ["cleanlab", "aum"]},
+    "retrain.methods": ["cleanlab", "aum", "consensus"],
+}
+FIT = f"fit/aum/{RATE}.npz"
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """Pristine inputs of the later stages: a tiny dataset, its labels at rate 0.2, plausible
-    train-stage arrays and two member results for consensus."""
+    train-stage arrays and aum's result from its fit stage, a consensus member."""
     root = tmp_path_factory.mktemp("project")
-    _write_params(root, {})
+    _write_params(root, PROJECT)
     assert _stage(root, *GENERATE).returncode == 0
-    done = _stage(root, "corrupt.py", "--rate", "0.2", "--dataset", "ds", "--out", "noisy")
+    done = _stage(root, *CORRUPT)
     assert done.returncode == 0, done.stderr
-    n = len(pd.read_csv(root / "noisy" / "labels.csv"))
+    assert sorted(p.name for p in (root / "noisy").iterdir()) == [RATE]
+    n = len(pd.read_csv(root / "noisy" / RATE / "labels.csv"))
     rng = np.random.default_rng(0)
-    train = root / "train"
+    train = root / "train" / RATE
     save_npy(train / "oos_probs.npy", rng.dirichlet(np.ones(4), n).astype(np.float32))
     save_npy(train / "train_features.npy", rng.normal(size=(n, 8)).astype(np.float32))
     save_npy(train / "val_features.npy", rng.normal(size=(80, 8)).astype(np.float32))
-    for name in ("cleanlab", "aum"):
-        flags = rng.random(n) < 0.2
-        result = {"scores": rng.random(n), "flags": flags, "noise_rate_estimate": flags.mean()}
-        np.savez(root / f"{name}.npz", **result)
+    flags = rng.random(n) < 0.2
+    (root / FIT).parent.mkdir(parents=True)
+    np.savez(root / FIT, scores=rng.random(n), flags=flags, noise_rate_estimate=flags.mean())
     return root
 
 
-def _clean(method: str = "cleanlab") -> tuple[str, ...]:
-    return (
-        "clean.py", "--rate", "0.2", "--method", method, "--dataset", "ds",
-        "--labels", "noisy/labels.csv", "--train", "train", "--out", "out.npz",
-        "--metrics", "metrics.json", "--pr", "pr.json",
-    )  # fmt: skip
-
-
-CONSENSUS = (
-    "consensus.py", "--rate", "0.2", "--labels", "noisy/labels.csv",
-    "--members", "cleanlab.npz", "aum.npz", "--out", "out.npz", "--metrics", "metrics.json",
-    "--pr", "pr.json",
+CLEAN = (
+    "clean.py", "--dataset", "ds", "--noisy", "noisy", "--train", "train", "--fit", "fit",
+    "--out", "clean", "--metrics", "detect", "--pr", "pr",
 )  # fmt: skip
-CORRUPT = ("corrupt.py", "--rate", "0.2", "--dataset", "ds", "--out", "noisy")
+CORRUPT = ("corrupt.py", "--dataset", "ds", "--out", "noisy")
+
+
+@dataclass(frozen=True)
+class Clean:
+    """The clean stage run with the params ``changes`` on top of the project's."""
+
+    changes: dict = field(default_factory=dict)
+    command: tuple[str, ...] = CLEAN
+
+
+def _clean(method: str = "cleanlab", **changes) -> Clean:
+    """The clean stage running ``method`` alone (so the message comes from it); ``changes`` are
+    params keys with ``__`` for dots."""
+    alone = {"clean.methods": [method], "clean.trained": [], "retrain.methods": [method]}
+    return Clean({**alone, **{key.replace("__", "."): v for key, v in changes.items()}})
+
+
+CONSENSUS = Clean()  # cleanlab, aum from fit/ and consensus of the two: the project's params
+TRAINED = Clean({"clean.methods": ["cleanlab"], "retrain.methods": ["cleanlab", "aum"]})
 
 
 def _labels(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
-        path = root / "noisy" / "labels.csv"
+        path = root / "noisy" / RATE / "labels.csv"
         edit(pd.read_csv(path)).to_csv(path, index=False)
 
     return damage
@@ -282,7 +313,7 @@ def _set(column: str, row: int, value) -> Callable[[pd.DataFrame], pd.DataFrame]
 
 def _probs(edit: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
-        path = root / "train" / "oos_probs.npy"
+        path = root / "train" / RATE / "oos_probs.npy"
         np.save(path, edit(np.load(path)))
 
     return damage
@@ -317,11 +348,7 @@ def _replace(relative: str, content: bytes) -> Callable[[Path], None]:
 
 
 def _member(**arrays) -> Callable[[Path], None]:
-    return lambda root: np.savez(root / "cleanlab.npz", **arrays)
-
-
-def _params(changes: dict) -> Callable[[Path], None]:
-    return lambda root: _write_params(root, changes)
+    return lambda root: np.savez(root / FIT, **arrays)
 
 
 ARRAYS = {
@@ -345,9 +372,9 @@ ARRAYS = {
         _labels(lambda df: df.assign(flipped=df["flipped"].where(df.index != 3, ~df["flipped"]))),
         _clean("oracle"), ("labels.csv", "'flipped' disagrees", "first id"),
     ),
-    "labels-empty-file": (_replace("noisy/labels.csv", b""), _clean(),
+    "labels-empty-file": (_replace(f"noisy/{RATE}/labels.csv", b""), _clean(),
                           ("labels.csv", "not a readable CSV")),
-    "labels-missing-file": (lambda root: (root / "noisy" / "labels.csv").unlink(), _clean(),
+    "labels-missing-file": (lambda root: (root / "noisy" / RATE / "labels.csv").unlink(), _clean(),
                             ("labels.csv", "file not found")),
     # Out-of-sample probabilities on their way into cleanlab.
     "probs-with-nan": (_probs(_at(5, 1, np.nan)), _clean(),
@@ -361,31 +388,47 @@ ARRAYS = {
                             ("oos_probs.npy", "has shape (399, 4), expected (400, 4)")),
     "probs-of-other-classes": (_probs(lambda p: p[:, :3] / p[:, :3].sum(1, keepdims=True)),
                                _clean("hardness"), ("oos_probs.npy", "expected (400, 4)")),
-    "probs-truncated": (_truncate("train/oos_probs.npy"), _clean(),
+    "probs-truncated": (_truncate(f"train/{RATE}/oos_probs.npy"), _clean(),
                         ("oos_probs.npy", "not a readable .npy array")),
-    "probs-not-npy": (_replace("train/oos_probs.npy", b"0.25,0.25,0.25,0.25\n"), _clean(),
+    "probs-not-npy": (_replace(f"train/{RATE}/oos_probs.npy", b"0.25,0.25,0.25,0.25\n"), _clean(),
                       ("oos_probs.npy", "not a .npy array")),
     # Method parameters, read by the clean stage.
-    "cleanlab-unknown-filter": (_params({"clean.cleanlab": {"filter_by": "magic"}}), _clean(),
+    "cleanlab-unknown-filter": (None, _clean(clean__cleanlab={"filter_by": "magic"}),
                                 ("cleanlab: unknown filter_by 'magic'",)),
-    "mistakenness-threshold-above-1": (_params({"clean.mistakenness": {"threshold": 2.0}}),
-                                       _clean("mistakenness"), ("mistakenness: threshold", "2.0")),
-    "hardness-unknown-parameter": (_params({"clean.hardness": {"thresh": 0.5}}),
-                                   _clean("hardness"), ("hardness: unknown parameter", "'thresh'")),
-    "unknown-method": (lambda root: None, _clean("magic"), ("unknown cleaning method 'magic'",)),
-    # Member results read by the consensus stage.
-    "member-not-a-result": (_replace("cleanlab.npz", b"PK\x03\x04 torn"), CONSENSUS,
-                            ("cleanlab.npz", "not a readable cleaning result")),
+    "mistakenness-threshold-above-1": (None, _clean("mistakenness",
+                                                    clean__mistakenness={"threshold": 2.0}),
+                                       ("mistakenness: threshold", "2.0")),
+    "hardness-unknown-parameter": (None, _clean("hardness", clean__hardness={"thresh": 0.5}),
+                                   ("hardness: unknown parameter", "'thresh'")),
+    "unknown-method": (None, _clean("magic"), ("clean.methods", "unknown methods ['magic']")),
+    # A model-training method's result from its fit stage, read by the clean stage for consensus.
+    "member-not-a-result": (_replace(FIT, b"PK\x03\x04 torn"), CONSENSUS,
+                            (FIT, "not a readable cleaning result")),
+    "member-missing": (lambda root: (root / FIT).unlink(), CONSENSUS, (FIT, "file not found")),
     "member-missing-scores": (_member(flags=np.zeros(400, bool)), CONSENSUS,
-                              ("cleanlab.npz", "missing ['noise_rate_estimate', 'scores']")),
+                              (FIT, "missing ['noise_rate_estimate', 'scores']")),
     "member-wrong-length": (
         _member(scores=np.zeros(399), flags=np.zeros(399, bool), noise_rate_estimate=0.0),
-        CONSENSUS, ("consensus member 'cleanlab'", "shape (399,)"),
+        CONSENSUS, ("aum: scores have shape (399,), expected (400,)",),
     ),
     "member-nan-score": (
         _member(scores=np.r_[np.nan, np.zeros(399)], flags=np.zeros(400, bool),
                 noise_rate_estimate=0.0),
-        CONSENSUS, ("consensus member 'cleanlab'", "NaN or infinite", "index 0"),
+        CONSENSUS, ("aum: 1 score(s) are NaN or infinite", "index 0"),
+    ),
+    # The same result when no consensus reads it: checked all the same, before its metrics.
+    "trained-wrong-length": (
+        _member(scores=np.zeros(399), flags=np.zeros(399, bool), noise_rate_estimate=0.0),
+        TRAINED, ("aum: scores have shape (399,), expected (400,)",),
+    ),
+    "trained-nan-score": (
+        _member(scores=np.r_[np.nan, np.zeros(399)], flags=np.zeros(400, bool),
+                noise_rate_estimate=0.0),
+        TRAINED, ("aum: 1 score(s) are NaN or infinite", "index 0"),
+    ),
+    "trained-estimate-above-1": (
+        _member(scores=np.zeros(400), flags=np.zeros(400, bool), noise_rate_estimate=1.5),
+        TRAINED, ("aum: noise_rate_estimate 1.5 is not in [0, 1]",),
     ),
 }  # fmt: skip
 
@@ -397,8 +440,26 @@ def test_bad_arrays_and_tables(tmp_path, project, case):
     shutil.copytree(project, work)
     if command is CORRUPT:
         shutil.rmtree(work / "noisy")
-    damage(work)
+    if isinstance(command, Clean):
+        _write_params(work, {**PROJECT, **command.changes})
+        command = command.command
+    if damage is not None:
+        damage(work)
     _refused(work, command, patterns)
+
+
+@pytest.mark.parametrize("clean", [CONSENSUS, TRAINED, _clean("oracle"), _clean("hardness")])
+def test_the_pristine_project_is_accepted(tmp_path, project, clean):
+    """The refusals above come from the damage, not from the project or its params."""
+    work = tmp_path / "project"
+    shutil.copytree(project, work)
+    _write_params(work, {**PROJECT, **clean.changes})
+    done = _stage(work, *clean.command)
+    assert done.returncode == 0, done.stderr
+    params = {**PROJECT, **clean.changes}
+    for method in [*params["clean.methods"], *params["clean.trained"]]:
+        assert (work / "clean" / method / f"{RATE}.npz").is_file(), method
+        assert (work / "detect" / f"{RATE}-{method}.json").is_file(), method
 
 
 # ---------------------------------------------------------------------------------------------
