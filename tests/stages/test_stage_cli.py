@@ -93,37 +93,42 @@ def test_generate_refuses_an_unreadable_base_image(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("changes", "rate", "pattern"),
+    ("changes", "pattern"),
     [
-        ({}, "1.5", "rate"),
-        ({"noise.kind": "within_coarse"}, "0.2", "within_coarse"),
+        ({"noise.rates": [0.2, 1.5]}, "noise.rates"),
+        ({"noise.rates": [0, 0.2]}, "write every rate as a float"),
+        ({"noise.kind": "within_coarse"}, "within_coarse"),
         (
             {"noise.kind": "matrix", "noise.matrix": [[0.5, 0.2, 0.2, 0.2]] * 4},
-            "0.2",
             "rows must sum to 1",
         ),
     ],
 )
-def test_corrupt_refuses_bad_noise(tmp_path, tiny_dataset, changes, rate, pattern):
+def test_corrupt_refuses_bad_noise(tmp_path, tiny_dataset, changes, pattern):
     _write_params(tmp_path, changes)
-    done = _stage(
-        tmp_path, "corrupt.py", "--rate", rate, "--dataset", str(tiny_dataset), "--out", "n"
-    )
+    done = _stage(tmp_path, "corrupt.py", "--dataset", str(tiny_dataset), "--out", "n")
     _assert_refused(done, pattern)
     assert not (tmp_path / "n").exists()
 
 
-def test_corrupt_writes_exact_flips(tmp_path, tiny_dataset):
+def test_corrupt_writes_exact_flips_at_every_rate(tmp_path, tiny_dataset):
+    import json
+
     import pandas as pd
 
-    _write_params(tmp_path, {})
-    done = _stage(
-        tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n"
-    )
+    _write_params(tmp_path, {"noise.rates": [0.0, 0.25, 0.1], "report.rate": 0.25})
+    done = _stage(tmp_path, "corrupt.py", "--dataset", str(tiny_dataset), "--out", "n")
     assert done.returncode == 0, done.stderr
-    labels = pd.read_csv(tmp_path / "n" / "labels.csv")
-    assert labels["flipped"].sum() == round(0.25 * len(labels))
-    assert (labels["flipped"] == (labels["given"] != labels["true"])).all()
+    assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["0.0", "0.1", "0.25"]
+    for rate in (0.0, 0.25, 0.1):
+        folder = tmp_path / "n" / str(rate)
+        labels = pd.read_csv(folder / "labels.csv")
+        assert labels["flipped"].sum() == round(rate * len(labels)), rate
+        assert (labels["flipped"] == (labels["given"] != labels["true"])).all()
+        matrix = json.loads((folder / "noise_matrix.json").read_text())
+        assert matrix["rate"] == rate
+        assert matrix["n_flipped"] == labels["flipped"].sum()
+        assert matrix["n_train"] == len(labels)
 
 
 def _train_args(dataset: Path, labels: Path, out: str) -> list[str]:
@@ -140,12 +145,10 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, tiny_data
     import signal
     import time
 
-    _write_params(tmp_path, {"train.epochs": 6})
-    done = _stage(
-        tmp_path, "corrupt.py", "--rate", "0.25", "--dataset", str(tiny_dataset), "--out", "n"
-    )
+    _write_params(tmp_path, {"train.epochs": 6, "noise.rates": [0.25], "report.rate": 0.25})
+    done = _stage(tmp_path, "corrupt.py", "--dataset", str(tiny_dataset), "--out", "n")
     assert done.returncode == 0, done.stderr
-    labels = tmp_path / "n" / "labels.csv"
+    labels = tmp_path / "n" / "0.25" / "labels.csv"
 
     whole = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, labels, "whole"))
     assert whole.returncode == 0, whole.stderr
