@@ -61,21 +61,22 @@ GENERATE = Stage(
 )
 CORRUPT = Stage(
     "corrupt.py",
-    ("--rate", "0.2", "--dataset", "data/dataset", "--out", "data/noisy/0.2"),
+    ("--dataset", "data/dataset", "--out", "data/noisy"),  # every rate of noise.rates
     inputs=("data/dataset",),
-    outputs=("data/noisy/0.2",),
+    outputs=("data/noisy",),
 )
 TRAIN = Stage(
     "train.py",
     (
         "--rate", "0.2", "--dataset", "data/dataset", "--labels", "data/noisy/0.2/labels.csv",
         "--out", "data/train/0.2", "--metrics", "metrics/baseline/0.2.json",
-        "--confusion", "plots/confusion/baseline-0.2.csv", "--live", "plots/train/0.2",
-        "--checkpoints", "data/checkpoints/train/0.2",
+        "--confusion", "plots/confusion/baseline-0.2.csv", "--live", "data/live/0.2",
+        "--checkpoints", "scratch/checkpoints/train/0.2",
     ),
-    inputs=("data/dataset", "data/noisy/0.2"),
+    inputs=("data/dataset", "data/noisy"),
     outputs=("data/train/0.2", "metrics/baseline/0.2.json", "plots/confusion/baseline-0.2.csv"),
-    state=("data/checkpoints/train/0.2", "plots/train/0.2"),
+    # data/live/0.2 is a DVC output too, but a resumed log continues the killed one's.
+    state=("scratch/checkpoints/train/0.2", "data/live/0.2"),
     window=(0.2, 0.8),  # mid-run, after a checkpoint and well before the end
 )  # fmt: skip
 PIPELINE = (GENERATE, CORRUPT, TRAIN)
@@ -147,8 +148,14 @@ def runs(tmp_path_factory):
             elapsed = _run(stage, base / name)
             if name == "a":
                 durations[stage.script] = elapsed
-    labels = pd.read_csv(base / "a" / "data" / "noisy" / "0.2" / "labels.csv")
-    assert labels["flipped"].sum() == round(0.2 * len(labels))
+    params = read_yaml(base / "a" / "params.yaml")
+    rates = params["noise"]["rates"]
+    assert 0.2 in rates and len(rates) > 1, "corrupt must write several rates in one run"
+    noisy = base / "a" / "data" / "noisy"
+    assert sorted(p.name for p in noisy.iterdir()) == sorted(str(float(r)) for r in rates)
+    for rate in rates:
+        labels = pd.read_csv(noisy / str(float(rate)) / "labels.csv")
+        assert labels["flipped"].sum() == round(rate * len(labels)), rate
     return base, durations
 
 
