@@ -57,8 +57,10 @@ def main() -> None:
                 result = method.run(context, **getattr(params.clean, method_name))
                 results[method_name] = check_result(method_name, result, len(labels))
             for method_name in params.clean.trained:
-                result = load_result(args.fit / method_name / f"{name}.npz")
-                results[method_name] = check_result(method_name, result, len(labels))
+                path = args.fit / method_name / f"{name}.npz"
+                results[method_name] = check_result(
+                    f"{method_name} ({path})", load_result(path), len(labels)
+                )
             if "consensus" in params.clean.methods:
                 chosen = {m: results[m] for m in members}
                 results["consensus"] = combine(chosen, n=len(labels))

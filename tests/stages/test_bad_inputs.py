@@ -409,26 +409,26 @@ ARRAYS = {
                               (FIT, "missing ['noise_rate_estimate', 'scores']")),
     "member-wrong-length": (
         _member(scores=np.zeros(399), flags=np.zeros(399, bool), noise_rate_estimate=0.0),
-        CONSENSUS, ("aum: scores have shape (399,), expected (400,)",),
+        CONSENSUS, ("aum (fit/aum/0.2.npz): scores have shape (399,), expected (400,)",),
     ),
     "member-nan-score": (
         _member(scores=np.r_[np.nan, np.zeros(399)], flags=np.zeros(400, bool),
                 noise_rate_estimate=0.0),
-        CONSENSUS, ("aum: 1 score(s) are NaN or infinite", "index 0"),
+        CONSENSUS, ("aum (fit/aum/0.2.npz): 1 score(s) are NaN or infinite", "index 0"),
     ),
     # The same result when no consensus reads it: checked all the same, before its metrics.
     "trained-wrong-length": (
         _member(scores=np.zeros(399), flags=np.zeros(399, bool), noise_rate_estimate=0.0),
-        TRAINED, ("aum: scores have shape (399,), expected (400,)",),
+        TRAINED, ("aum (fit/aum/0.2.npz): scores have shape (399,), expected (400,)",),
     ),
     "trained-nan-score": (
         _member(scores=np.r_[np.nan, np.zeros(399)], flags=np.zeros(400, bool),
                 noise_rate_estimate=0.0),
-        TRAINED, ("aum: 1 score(s) are NaN or infinite", "index 0"),
+        TRAINED, ("aum (fit/aum/0.2.npz): 1 score(s) are NaN or infinite", "index 0"),
     ),
     "trained-estimate-above-1": (
         _member(scores=np.zeros(400), flags=np.zeros(400, bool), noise_rate_estimate=1.5),
-        TRAINED, ("aum: noise_rate_estimate 1.5 is not in [0, 1]",),
+        TRAINED, ("aum (fit/aum/0.2.npz): noise_rate_estimate 1.5 is not in [0, 1]",),
     ),
 }  # fmt: skip
 
