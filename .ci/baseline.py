@@ -25,12 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = {"accuracy": ("accuracy.csv", "accuracy"), "f1": ("detection_f1.csv", "f1")}
 KINDS["auroc"] = ("detection_auroc.csv", "auroc")
-BASELINE_FILES = (
-    "dvc.lock",
-    "params.yaml",
-    "metrics/summary.json",
-    *(f"plots/{name}" for name, _ in KINDS.values()),
-)
+BASELINE_FILES = ("dvc.lock", "params.yaml", "metrics/summary.json", "plots/**/*.csv")
 
 
 def run_tiny(seed: int, work: Path) -> Path:
@@ -63,9 +58,11 @@ def main() -> None:
         first = runs[0].parent
         if args.out.exists():
             shutil.rmtree(args.out)
-        for name in BASELINE_FILES:
-            (args.out / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(first / name, args.out / name)
+        for pattern in BASELINE_FILES:
+            for path in first.glob(pattern):
+                target = args.out / path.relative_to(first)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, target)
     record = {"seeds": args.seeds, "max_spread": spreads}
     (args.out / "tolerance.json").write_text(json.dumps(record, indent=2) + "\n")
     json.dump(record, sys.stdout, indent=2)

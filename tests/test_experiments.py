@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from test_regress import N_TEST, _classification, _write
 
 from labelnoise.experiments import export_metrics, find_replicates
 from labelnoise.metrics import baseline_file, detect_file, rate_name, retrain_file
@@ -68,23 +70,29 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
 
 
 def _source_metrics(source: Path) -> None:
-    """The committed run's metric files in the current layout, ``retrain/<method>/<rate>.json``,
-    placed by the rate and method each record holds (whichever layout they are committed in)."""
-    metrics = ROOT / "metrics"
-    for path in (metrics / "baseline").glob("*.json"):
-        record = json.loads(path.read_text())
-        target = baseline_file(source, record["rate"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(path.read_text())
-    for part, where in (("retrain", retrain_file), ("detect", detect_file)):
-        for path in (metrics / part).rglob("*.json"):
-            record = json.loads(path.read_text())
-            if part == "retrain":
-                target = where(source, record["method"], record["rate"])
-            else:
-                target = where(source, record["rate"], record["method"])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(path.read_text())
+    """Metric files of one run of the default grid: accuracy falling with the rate (slower for
+    the cleaned arms), detection scores, in the pipeline's layout."""
+    params = load_params(ROOT / "params.yaml")
+    rng = np.random.default_rng(0)
+    for rate in params.noise.rates:
+        record = _classification(rng, rate, int(N_TEST * (0.94 - 0.3 * rate)))
+        _write(baseline_file(source, rate), record)
+        for k, method in enumerate(params.retrain.methods):
+            record = _classification(rng, rate, int(N_TEST * (0.94 - 0.2 * rate + 0.001 * k)))
+            record.update(method=method, n_kept=900, n_removed=100, n_flipped_kept=0)
+            _write(retrain_file(source, method, rate), record)
+        for method in params.clean.cleaned:
+            if method == "none":
+                continue
+            _write(
+                detect_file(source, rate, method),
+                {
+                    "rate": rate, "method": method, "precision": 0.8, "recall": 0.7,
+                    "f1": 0.75, "auroc": None if rate == 0 else 0.9, "auprc": 0.6,
+                    "n_flagged": 10, "n_flipped": 10, "false_positives": 2,
+                    "true_noise_rate": rate, "estimated_noise_rate": rate,
+                },
+            )  # fmt: skip
 
 
 def _stage_inputs(repo: Path) -> None:

@@ -112,15 +112,15 @@ def test_readme_sweep_runs_as_written_and_trains_no_model(project):
         "both",
     }
     assert len(lines[0].split(",")) <= 60
-    for row in experiments:
+    status = _run(["dvc", "queue", "status"], project, env)
+    tasks = dict(re.findall(r"^([0-9a-f]{7})\s+(\S+)\s+.*Success", status, re.M))
+    assert len(tasks) == 3, status
+    queued = [row for row in experiments if row["Experiment"] in tasks.values()]
+    assert len(queued) == 3, experiments
+    for row in queued:
         assert row["State"] == "Success", row
         float(row["accuracy.none"])  # a number, not DVC's "!" (missing)
         float(row["accuracy.cleanlab"])
-
-    tasks = re.findall(
-        r"^([0-9a-f]{7})\s+\S+\s+.*Success", _run(["dvc", "queue", "status"], project, env), re.M
-    )
-    assert len(tasks) == 3
     for task in tasks:
         ran = _ran(_run(["dvc", "queue", "logs", task], project, env))
         trained = {s for s in ran if s.startswith(("train@", "fit@"))}
