@@ -9,6 +9,8 @@ with that stage. Prints a markdown table (kind, count, mean and total seconds) a
 Run it with nothing else on the machine. To compare two commits back to back:
 
     python bench/pipeline.py --rev <before> && python bench/pipeline.py --rev HEAD
+
+Stage names given as arguments reproduce only those and what they need (a slice of the grid).
 """
 
 import argparse
@@ -24,12 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_repro(clone: Path, env: dict) -> tuple[list[tuple[str, float]], float]:
-    """Run ``dvc repro`` in ``clone``; return ``[(stage, seconds)]`` and the total seconds."""
+def timed_repro(
+    clone: Path, env: dict, targets: list[str]
+) -> tuple[list[tuple[str, float]], float]:
+    """Run ``dvc repro [targets]`` in ``clone``; return ``[(stage, seconds)]`` and the total."""
     start = time.monotonic()
     process = subprocess.Popen(
-        ["dvc", "repro"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
+        ["dvc", "repro", *targets], cwd=clone, env=env, text=True, bufsize=1,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     stages: list[tuple[str, float]] = []
     current, since = None, start
@@ -56,6 +60,9 @@ def main() -> None:
     parser.add_argument("--rev", default="HEAD", help="commit to clone and run")
     parser.add_argument("--profile", help="a profiles/<name>.yaml to apply first")
     parser.add_argument("--keep", type=Path, help="clone into this new folder and keep it")
+    parser.add_argument(
+        "targets", nargs="*", help="stages to reproduce (with what they need); default: all"
+    )
     args = parser.parse_args()
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     with tempfile.TemporaryDirectory() as work:
@@ -71,7 +78,7 @@ def main() -> None:
         rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True
         ).stdout.strip()
-        stages, total = timed_repro(clone, env)
+        stages, total = timed_repro(clone, env, args.targets)
     kinds: dict[str, list[float]] = defaultdict(list)
     for name, seconds in stages:
         kinds[name.split("@")[0]].append(seconds)
