@@ -65,9 +65,8 @@ def main() -> None:
     with atomic_path(args.out, directory=True) as tmp:
         for name, record in records.items():
             write_json(tmp / f"{name}.json", record)
-            print(
-                f"{args.method} @ {name}: kept {record['n_kept']}, accuracy {record['accuracy']:.4f}"
-            )
+            kept, accuracy = record["n_kept"], record["accuracy"]
+            print(f"{args.method} @ {name}: kept {kept}, accuracy {accuracy:.4f}")
 
 
 def _retrain(args, params, dataset, rate: float, name: str, labels, keep) -> dict:
