@@ -18,7 +18,6 @@ PROFILE ?=
 
 run: setup
 ifneq ($(PROFILE),)
-	test -f profiles/$(PROFILE).yaml || { echo "no profile profiles/$(PROFILE).yaml"; exit 2; }
 	python -m labelnoise.profiles $(PROFILE)
 endif
 	dvc repro

@@ -1,7 +1,8 @@
 """Long tables for ``dvc plots``: one row per rate and method (or per epoch and rate).
 
-The top-level plots in ``dvc.yaml`` draw a line per value of the ``method`` (or ``rate``) column
-with the templates in ``.dvc/plots``, so they follow whatever grid ``params.yaml`` holds.
+The ``regress`` stage declares each table as a plot drawn with a template in ``.dvc/plots``: a
+line per value of the ``method`` (or ``rate``) column, so the plots follow whatever grid
+``params.yaml`` holds.
 """
 
 from __future__ import annotations
