@@ -1,7 +1,13 @@
-"""What a practitioner takes away: ranked label issues, the cleaned label file, link trees."""
+"""What a practitioner takes away: ranked label issues, the cleaned label file, link trees.
+
+``python -m labelnoise.results`` builds the link trees ``results/cleaned/<label>/`` and
+``results/flagged/<label>/`` from the `results` stage's ``label_issues.csv`` (``make run`` calls
+it after ``dvc repro``). They are not a DVC output: DVC would copy your images into its cache.
+"""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -104,3 +110,35 @@ def write_link_trees(
             link_tree(rows["path"].tolist(), rows["given_name"].tolist(), out_dir / tree, mode=mode)
         counts[tree] = len(rows)
     return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Link the images of an imported dataset into ``cleaned/`` and ``flagged/`` trees."""
+    from labelnoise.data import load_dataset
+    from labelnoise.params import load_params
+
+    parser = argparse.ArgumentParser(prog="python -m labelnoise.results", description=__doc__)
+    parser.add_argument("--issues", type=Path, default=Path("results/label_issues.csv"))
+    parser.add_argument("--dataset", type=Path, default=Path("data/dataset"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    options = load_params(args.params).results
+    method, mode = options.get("method", "consensus"), options.get("links", "hardlink")
+    table = pd.read_csv(args.issues)
+    flag = f"{method}_flag"
+    if flag not in table.columns:
+        raise ValueError(
+            f"{args.issues}: no column {flag!r}; run `dvc repro` after changing params"
+        )
+    imported = load_dataset(args.dataset, mmap=True).meta["task"] == "custom"
+    counts = write_link_trees(
+        table, args.issues.parent, flag_column=flag, imported=imported, mode=mode
+    )
+    if imported:
+        print(f"links ({mode}): {counts} -> {args.issues.parent}")
+
+
+if __name__ == "__main__":
+    from labelnoise.cli import run_stage
+
+    run_stage(main)

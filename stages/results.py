@@ -1,6 +1,8 @@
-"""Stage `results`: ranked label issues, the cleaned label file and link trees for one rate.
+"""Stage `results`: ranked label issues and the cleaned label file for one rate.
 
 With your own data and `noise.rates: [0.0]` this is the answer: which given labels look wrong.
+The ImageFolder link trees of your images are made after the pipeline by
+`python -m labelnoise.results`, so that DVC can cache this stage without copying your images.
 """
 
 import argparse
@@ -9,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from labelnoise.cli import run_stage
-from labelnoise.io import atomic_path, load_npy, write_csv
+from labelnoise.io import load_npy, write_csv
 from labelnoise.params import load_params
 
 
@@ -19,7 +21,8 @@ def main() -> None:
     parser.add_argument("--noisy", type=Path, required=True, help="data/noisy: one folder per rate")
     parser.add_argument("--train", type=Path, required=True, help="data/train: one per rate")
     parser.add_argument("--clean", type=Path, required=True, help="data/clean: <method>/<rate>.npz")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--issues", type=Path, required=True, help="ranked label_issues.csv")
+    parser.add_argument("--cleaned", type=Path, required=True, help="cleaned_labels.csv")
     args = parser.parse_args()
     params = load_params()
     options = {"rate": params.noise.rates[0], "method": "consensus", "links": "hardlink"}
@@ -35,7 +38,7 @@ def main() -> None:
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
-    from labelnoise.results import label_issues_table, write_link_trees
+    from labelnoise.results import label_issues_table
 
     rate = rate_name(options["rate"])
     dataset = load_dataset(args.dataset, mmap=True)
@@ -55,26 +58,15 @@ def main() -> None:
         flipped=flipped if flipped.any() else None,
     )
     flag = f"{options['method']}_flag"
-    with atomic_path(args.out, directory=True) as tmp:
-        write_csv(table, tmp / "label_issues.csv")
-        kept = table[~table[flag]].sort_values("id")
-        write_csv(
-            kept[["id", "path", "given", "given_name"]].rename(
-                columns={"given": "label", "given_name": "label_name"}
-            ),
-            tmp / "cleaned_labels.csv",
-        )
-        links = write_link_trees(
-            table,
-            tmp,
-            flag_column=flag,
-            imported=dataset.meta["task"] == "custom",
-            mode=options["links"],
-        )
-    print(
-        f"rate {rate}: {int(table[flag].sum())} of {len(table)} flagged by {options['method']}; "
-        f"links: {links} -> {args.out}"
+    write_csv(table, args.issues)
+    kept = table[~table[flag]].sort_values("id")
+    write_csv(
+        kept[["id", "path", "given", "given_name"]].rename(
+            columns={"given": "label", "given_name": "label_name"}
+        ),
+        args.cleaned,
     )
+    print(f"rate {rate}: {int(table[flag].sum())} of {len(table)} flagged by {options['method']}")
 
 
 if __name__ == "__main__":

@@ -63,3 +63,24 @@ def test_link_trees_point_at_untouched_originals(originals, tmp_path):
     for link in flagged:
         assert any(os.path.samefile(link, p) for p in originals)
     assert {p: (open(p, "rb").read(), os.stat(p).st_mtime_ns) for p in originals} == before
+
+
+def test_links_command_names_a_flag_column_the_issues_file_lacks(originals, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from labelnoise.results import main
+
+    index, given, probs, results = _inputs(originals)
+    table = label_issues_table(index, given, probs, results, class_names=["cat", "dog"])
+    table.drop(columns=["consensus_flag"]).to_csv(tmp_path / "label_issues.csv", index=False)
+    shutil.copy(Path(__file__).parents[1] / "params.yaml", tmp_path)  # results.method: consensus
+    with pytest.raises(ValueError, match="consensus_flag"):
+        main(
+            [
+                "--issues",
+                str(tmp_path / "label_issues.csv"),
+                "--params",
+                str(tmp_path / "params.yaml"),
+            ]
+        )

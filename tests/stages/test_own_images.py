@@ -92,8 +92,13 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
     )  # fmt: skip
     _stage(
         tmp_path, "results.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
-        "--train", "data/train", "--clean", "data/clean", "--out", "results",
+        "--train", "data/train", "--clean", "data/clean",
+        "--issues", "results/label_issues.csv", "--cleaned", "results/cleaned_labels.csv",
     )  # fmt: skip
+    links = subprocess.run(
+        [sys.executable, "-m", "labelnoise.results"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert links.returncode == 0, links.stderr
 
     baseline = json.loads((tmp_path / "baseline.json").read_text())
     assert {"balanced_accuracy", "hter"} <= set(baseline)
