@@ -89,7 +89,11 @@ def detection_metrics(
         ``precision``, ``recall``, ``f1`` of the flags (``None`` without a flip: every flag
         is then a false positive, counted below); ``auroc`` and ``auprc`` (average
         precision) of the scores — ``None`` when there is no flip or nothing but flips, as
-        ranking quality is undefined then; ``n_flagged``, ``n_flipped``, ``false_positives``.
+        ranking quality is undefined then; ``f1_at_k``: F1 of the ``k`` highest scores with
+        ``k`` the number of flips (the ranking judged apart from the method's count rule;
+        ``None`` without a flip); ``flag_ratio``: flags per flip (1 = the rule's count is
+        right; ``None`` without a flip); ``false_positive_rate``: the share of correctly
+        labelled examples flagged; ``n_flagged``, ``n_flipped``, ``false_positives``.
     """
     from sklearn.metrics import (
         average_precision_score,
@@ -112,16 +116,56 @@ def detection_metrics(
     )
     ranked = 0 < flipped.sum() < len(flipped)
     known = bool(flipped.any())
+    k = int(flipped.sum())
+    # Highest scores first; ties broken by position, so the k chosen are well defined.
+    top = np.argsort(-scores, kind="stable")[:k]
+    clean = len(flipped) - k
     return {
         "precision": float(precision) if known else None,
         "recall": float(recall) if known else None,
         "f1": float(f1) if known else None,
         "auroc": float(roc_auc_score(flipped, scores)) if ranked else None,
         "auprc": float(average_precision_score(flipped, scores)) if ranked else None,
+        # With k picks for k flips, precision = recall = F1.
+        "f1_at_k": float(flipped[top].mean()) if known else None,
+        "flag_ratio": float(flags.sum() / k) if known else None,
+        "false_positive_rate": float((flags & ~flipped).sum() / clean) if clean else None,
         "n_flagged": int(flags.sum()),
         "n_flipped": int(flipped.sum()),
         "false_positives": int((flags & ~flipped).sum()),
     }
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, *, bins: int = 15) -> float:
+    """Top-label expected calibration error: how far confidence is from accuracy.
+
+    Examples are binned by their highest probability into ``bins`` equal-width bins; the result
+    is the example-weighted mean of ``|accuracy - mean confidence|`` over the bins, in [0, 1]
+    (0 = calibrated; higher = worse).
+
+    Parameters
+    ----------
+    y_true
+        int ``(n,)`` true labels.
+    proba
+        float ``(n, C)`` predicted probabilities; rows sum to 1.
+    bins
+        Number of confidence bins.
+    """
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or len(proba) != len(y_true) or len(y_true) == 0:
+        raise ValueError(f"need proba (n, C) for {len(y_true)} labels, got shape {proba.shape}")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    confidence = proba.max(1)
+    correct = proba.argmax(1) == y_true
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(
+        np.bincount(which, correct, minlength=bins) - np.bincount(which, confidence, minlength=bins)
+    )
+    return float(gap.sum() / count.sum())
 
 
 def pr_curve(flipped: np.ndarray, scores: np.ndarray, *, max_points: int = 200) -> list[dict]:

@@ -12,7 +12,9 @@ Tables returned (one row per run, ``seed`` tells replicate runs apart):
   macro_recall, n_test, n_correct`` — method ``"none"`` is the baseline;
 * per_class: ``seed, rate, method, class, precision, recall, f1, support``;
 * detect: ``seed, rate, method, precision, recall, f1, auroc, auprc, n_flagged, n_flipped,
-  false_positives, true_noise_rate, estimated_noise_rate``.
+  false_positives, f1_at_k, flag_ratio, false_positive_rate, true_noise_rate,
+  trusted_noise_rate, estimated_noise_rate``: the method's own estimate of the rate, and the
+  trusted set's, the same for every method of a rate.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ DETECT_COLUMNS = (
     "n_flagged",
     "n_flipped",
     "false_positives",
+    "f1_at_k",
+    "flag_ratio",
+    "false_positive_rate",
     "true_noise_rate",
+    "trusted_noise_rate",
     "estimated_noise_rate",
 )
 

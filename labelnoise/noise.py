@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -172,3 +173,87 @@ def noise_matrix(true: np.ndarray, given: np.ndarray, *, n_classes: int) -> np.n
     ).reshape(n_classes, n_classes)
     totals = counts.sum(1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros((n_classes, n_classes)), where=totals > 0)
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """The train set's label noise as a model trained on it sees the trusted validation set.
+
+    Attributes
+    ----------
+    matrix
+        float64 ``(C, C)``: ``[i, j]`` estimates P(given label j | true class i); rows sum to 1.
+    prior
+        float64 ``(C,)``: estimated share of each true class in the train set.
+    rate
+        Estimated fraction of false labels in the train set, P(given != true).
+    per_class
+        int ``(C,)``: estimated number of false labels among the train examples *given* label
+        ``j`` (what cleanlab's ``num_to_remove_per_class`` asks for).
+    """
+
+    matrix: np.ndarray
+    prior: np.ndarray
+    rate: float
+    per_class: np.ndarray
+
+
+def trusted_noise_estimate(
+    val_probs: np.ndarray, val_labels: np.ndarray, given: np.ndarray, *, n_classes: int
+) -> NoiseEstimate:
+    """Estimate the noise of the given train labels from a trusted, correctly labelled set.
+
+    A model trained on the noisy labels learns P(given label | image). Averaged over the trusted
+    images of true class ``i``, its probabilities estimate row ``i`` of the noise matrix T. The
+    train set's true-class shares ``p`` then follow from its given-label shares ``q = Tᵀ p``
+    (non-negative least squares), and the noise rate is ``1 - Σ_i p_i T_ii``.
+
+    Parameters
+    ----------
+    val_probs
+        float ``(m, C)`` probabilities of the trusted images from models trained on the noisy
+        labels without them (e.g. the mean of the K fold models); rows sum to 1.
+    val_labels
+        int ``(m,)`` true labels of the trusted images; every class needs at least one.
+    given
+        int ``(n,)`` given (noisy) train labels.
+    n_classes
+        Number of classes C.
+
+    Returns
+    -------
+    NoiseEstimate
+        Matrix, true-class prior, rate and per-given-class count of false labels.
+    """
+    from scipy.optimize import nnls
+
+    val_probs = np.asarray(val_probs, dtype=np.float64)
+    val_labels = np.asarray(val_labels).ravel()
+    given = np.asarray(given).ravel()
+    if val_probs.ndim != 2 or val_probs.shape != (val_labels.size, n_classes):
+        raise ValueError(
+            f"val_probs must have shape ({val_labels.size}, {n_classes}), got {val_probs.shape}"
+        )
+    if not np.isfinite(val_probs).all() or not np.allclose(val_probs.sum(1), 1, atol=1e-3):
+        raise ValueError("val_probs must be finite and its rows must sum to 1")
+    for name, labels in (("val_labels", val_labels), ("given", given)):
+        if labels.size == 0 or labels.min() < 0 or labels.max() >= n_classes:
+            raise ValueError(f"{name} must be non-empty labels in 0..{n_classes - 1}")
+    counts = np.bincount(val_labels, minlength=n_classes)
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise ValueError(f"the trusted set has no example of class(es) {missing}")
+    matrix = np.zeros((n_classes, n_classes))
+    np.add.at(matrix, val_labels, val_probs)
+    matrix /= counts[:, None]
+    shares = np.bincount(given, minlength=n_classes) / given.size
+    prior, _ = nnls(matrix.T, shares)
+    prior = prior / prior.sum() if prior.sum() > 0 else shares
+    joint = prior[:, None] * matrix  # P(true i, given j)
+    per_class = given.size * (joint.sum(0) - np.diag(joint))
+    return NoiseEstimate(
+        matrix=matrix,
+        prior=prior,
+        rate=float(1.0 - np.trace(joint)),
+        per_class=np.rint(per_class).astype(np.int64),
+    )

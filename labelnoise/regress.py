@@ -641,6 +641,68 @@ def _best(means: pd.Series) -> tuple[str | None, float | None]:
     return name, float(means[name])
 
 
+def recovery_interval(
+    noisy: tuple[int, int],
+    cleaned: tuple[int, int],
+    oracle: tuple[int, int],
+    *,
+    draws: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of recovery = (cleaned − noisy) / (oracle − noisy).
+
+    Each arm's test accuracy is redrawn as binomial on its own test-set size. The arms share one
+    test set, whose shared easy and hard images make their accuracies move together, so drawing
+    them independently gives a wider interval than the truth: a conservative one.
+
+    Parameters
+    ----------
+    noisy, cleaned, oracle
+        ``(n_correct, n_test)`` of each arm, summed over the seeds pooled.
+    draws
+        Bootstrap draws.
+    level
+        Coverage of the interval.
+    seed
+        Seeds the draws.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(low, high)``; ``None`` when the oracle does not beat the noisy arm in most draws
+        (recovery is then undefined).
+    """
+    rng = np.random.default_rng(seed)
+    acc = {
+        name: rng.binomial(n, k / n, size=draws) / n
+        for name, (k, n) in {"noisy": noisy, "cleaned": cleaned, "oracle": oracle}.items()
+    }
+    gap = acc["oracle"] - acc["noisy"]
+    usable = gap > 0
+    if usable.mean() < 0.5:
+        return None
+    ratio = (acc["cleaned"][usable] - acc["noisy"][usable]) / gap[usable]
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(ratio, tail)), float(np.percentile(ratio, 100 - tail))
+
+
+def noise_rate_errors(detect: pd.DataFrame) -> pd.Series:
+    """Largest |estimated − true noise rate| over the rates, per estimator, smallest first.
+
+    ``trusted`` is the trusted set's estimate (:func:`labelnoise.noise.trusted_noise_estimate`);
+    every other estimator is a method's own (e.g. cleanlab's confident joint, or the fraction a
+    method flags). Means over seeds are taken first.
+    """
+    cells = detect.groupby(["rate", "method"])[
+        ["true_noise_rate", "trusted_noise_rate", "estimated_noise_rate"]
+    ].mean()
+    own = (cells["estimated_noise_rate"] - cells["true_noise_rate"]).abs().groupby("method").max()
+    trusted = (cells["trusted_noise_rate"] - cells["true_noise_rate"]).abs().groupby("rate").max()
+    errors = pd.concat([own, pd.Series({"trusted": trusted.max()})])
+    return errors.dropna().sort_values(kind="stable")
+
+
 def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     """The few figures that sum up a run, for ``metrics/summary.json`` and ``dvc exp show``.
 
@@ -658,32 +720,49 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     dict
         ``accuracy`` at ``rate`` per arm (``none`` = trained on the noisy labels), the best
         cleaning method by accuracy and its ``recovery`` = (cleaned − noisy) / (oracle − noisy)
-        (1 = as good as dropping exactly the false labels; ``None`` without an oracle arm), the
-        best detection F1 and AUROC at ``rate`` with their methods, and the baseline's accuracy
-        slope at rate 0 (per unit rate). Higher is better for every figure but the slope.
+        (1 = as good as dropping exactly the false labels; ``None`` without an oracle arm) with
+        its 95% ``recovery_low`` / ``recovery_high`` (:func:`recovery_interval`); the best
+        detection F1, F1 at k = number of flips (the ranking apart from the count rule) and
+        AUROC at ``rate`` with their methods; the noise-rate estimator whose largest error over
+        the rates is smallest, and that error; the baseline's accuracy slope at rate 0 (per unit
+        rate). Higher is better for every figure but the slope and the noise-rate error.
     """
     runs = metrics.runs[np.isclose(metrics.runs["rate"], rate)]
     accuracy = runs.groupby("method")["accuracy"].mean()
     cleaned = accuracy.drop([m for m in REFERENCE_ARMS if m in accuracy.index])
     best_method, best_accuracy = _best(cleaned)
     noisy, oracle = accuracy.get(BASELINE), accuracy.get("oracle")
-    recovery = None
+    recovery, interval = None, None
     if None not in (best_accuracy, noisy, oracle) and oracle > noisy:
         recovery = (best_accuracy - noisy) / (oracle - noisy)
+        counts = runs.groupby("method")[["n_correct", "n_test"]].sum()
+        interval = recovery_interval(
+            *(tuple(counts.loc[m]) for m in (BASELINE, best_method, "oracle"))
+        )
     detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
     detect = detect[~detect["method"].isin(REFERENCE_ARMS)].groupby("method")
     f1_method, f1 = _best(detect["f1"].mean())
+    f1k_method, f1k = _best(detect["f1_at_k"].mean())
     auroc_method, auroc = _best(detect["auroc"].mean())
+    estimators = noise_rate_errors(metrics.detect[~metrics.detect["method"].isin(REFERENCE_ARMS)])
     return {
         "rate": float(rate),
         "accuracy": {name: float(value) for name, value in accuracy.items()},
         "best_method": best_method,
         "recovery": recovery,
+        "recovery_low": None if interval is None else interval[0],
+        "recovery_high": None if interval is None else interval[1],
         "detection": {
             "best_f1": f1,
             "best_f1_method": f1_method,
+            "best_f1_at_k": f1k,
+            "best_f1_at_k_method": f1k_method,
             "best_auroc": auroc,
             "best_auroc_method": auroc_method,
+        },
+        "noise_rate": {
+            "best_estimator": None if estimators.empty else str(estimators.index[0]),
+            "max_error": None if estimators.empty else float(estimators.iloc[0]),
         },
         "noisy_slope": regression["accuracy"]["methods"][BASELINE]["slope"],
         "n_seeds": regression["n_runs"],

@@ -87,7 +87,8 @@ def train_and_test(
     train_labels
         Given labels of the train split, shape ``(n_train,)``, in index order.
     keep
-        Boolean mask ``(n_train,)`` of the examples to train on; all when ``None``.
+        Boolean mask ``(n_train,)`` of the examples to train on; all when ``None``. The kept
+        examples get the optimizer steps of the whole split (equal compute for every arm).
     """
     from labelnoise.train import fit, predict_proba
 
@@ -108,6 +109,7 @@ def train_and_test(
         config=train_config(params),
         seed=seed,
         rows=None if keep is None else np.flatnonzero(keep),
+        epoch_size=len(train_labels),
         val_images=val_images,
         val_labels=val_labels,
         class_names=dataset.classes,
@@ -123,6 +125,45 @@ def train_and_test(
     names = np.asarray(dataset.classes)
     confusion = pd.DataFrame({"actual": names[test_labels], "predicted": names[predicted]})
     return TestedModel(result.model, proba, metrics, confusion)
+
+
+def fold_model_metrics(
+    dataset, given: np.ndarray, test_probs: np.ndarray, val_probs: np.ndarray
+) -> dict:
+    """How good the K fold models behind the out-of-sample probabilities are, and the noise
+    they see on the trusted set.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`labelnoise.data.Dataset`.
+    given
+        ``(n_train,)`` given train labels.
+    test_probs
+        ``(K, n_test, C)`` each fold model's probabilities of the test images.
+    val_probs
+        ``(n_val, C)`` the fold models' mean probabilities of the trusted images.
+
+    Returns
+    -------
+    dict
+        ``fold_accuracy`` and ``fold_ece`` (mean over the fold models of test accuracy and
+        expected calibration error; ECE lower = better calibrated), ``trusted_noise_rate``
+        (:func:`labelnoise.noise.trusted_noise_estimate`).
+    """
+    from labelnoise.evaluate import expected_calibration_error
+    from labelnoise.noise import trusted_noise_estimate
+
+    _, test_labels, _ = dataset.split("test")
+    _, val_labels, _ = dataset.split("val")
+    accuracy = [float((p.argmax(1) == test_labels).mean()) for p in test_probs]
+    ece = [expected_calibration_error(test_labels, p) for p in test_probs]
+    estimate = trusted_noise_estimate(val_probs, val_labels, given, n_classes=dataset.n_classes)
+    return {
+        "fold_accuracy": float(np.mean(accuracy)),
+        "fold_ece": float(np.mean(ece)),
+        "trusted_noise_rate": estimate.rate,
+    }
 
 
 def clean_context(
@@ -146,7 +187,8 @@ def clean_context(
     method
         The cleaning method; its capabilities decide what the context carries: the trainer
         config for methods that train models, the truth for the reference arms that need it,
-        cleanlab's noise-rate estimate for methods that use it.
+        cleanlab's noise-rate estimate for methods that use it. Every method gets the trusted
+        set's noise estimate (from the fold models' ``val_probs.npy``).
     params
         The validated :class:`labelnoise.params.Params`.
     """
@@ -163,6 +205,11 @@ def clean_context(
         from labelnoise.clean.cleanlab_method import estimate_noise_rate
 
         estimate = estimate_noise_rate(given, pred_probs, source=str(probs_path))
+    from labelnoise.noise import trusted_noise_estimate
+
+    trusted = trusted_noise_estimate(
+        load_npy(Path(train_dir) / "val_probs.npy"), val_labels, given, n_classes=dataset.n_classes
+    )
     return CleanContext(
         labels=given,
         n_classes=dataset.n_classes,
@@ -181,6 +228,7 @@ def clean_context(
             else None
         ),
         noise_rate_estimate=estimate,
+        trusted_noise=trusted,
         seed=params.seed,
         pred_probs_source=str(probs_path),
     )

@@ -30,8 +30,9 @@ def main() -> None:
     from labelnoise.clean.consensus import combine
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
-    from labelnoise.io import atomic_path
+    from labelnoise.io import atomic_path, load_npy
     from labelnoise.metrics import rate_name
+    from labelnoise.noise import trusted_noise_estimate
     from labelnoise.runs import clean_context, read_noisy_labels
 
     dataset = load_dataset(args.dataset, mmap=True)
@@ -48,6 +49,12 @@ def main() -> None:
             name = rate_name(rate)
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)
+            trusted_rate = trusted_noise_estimate(
+                load_npy(args.train / name / "val_probs.npy"),
+                dataset.split("val")[1],
+                labels["given"].to_numpy(),
+                n_classes=dataset.n_classes,
+            ).rate
             results = {}
             for method_name in light:
                 method = get_method(method_name)
@@ -71,6 +78,7 @@ def main() -> None:
                     rate=rate,
                     method=method_name,
                     true_noise_rate=float(flipped.mean()),
+                    trusted_noise_rate=trusted_rate,
                     estimated_noise_rate=float(result.noise_rate_estimate),
                 )
                 write_json(metrics_dir / f"{name}-{method_name}.json", metrics)
@@ -82,7 +90,7 @@ def main() -> None:
                 print(
                     f"{method_name} @ {name}: flagged {metrics['n_flagged']} "
                     f"(true flips {metrics['n_flipped']}), F1 {metrics['f1']}, "
-                    f"AUROC {metrics['auroc']}"
+                    f"F1 at k {metrics['f1_at_k']}, AUROC {metrics['auroc']}"
                 )
 
 

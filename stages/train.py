@@ -54,7 +54,7 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
     import torch
 
     from labelnoise.data import load_dataset
-    from labelnoise.runs import read_noisy_labels, train_and_test, train_config
+    from labelnoise.runs import fold_model_metrics, read_noisy_labels, train_and_test, train_config
     from labelnoise.train import extract_features, out_of_sample_folds
 
     dataset = load_dataset(args.dataset, mmap=True)
@@ -71,7 +71,8 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
     )
     train_images, _, _ = dataset.split("train")
     val_images, _, _ = dataset.split("val")
-    oos, folds = out_of_sample_folds(
+    test_images, _, _ = dataset.split("test")
+    folds = out_of_sample_folds(
         train_images,
         given,
         n_classes=dataset.n_classes,
@@ -79,14 +80,18 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
         config=train_config(params.train),
         seed=params.seed,
         stack=params.train.stack_folds,
+        other_images=np.concatenate([val_images, test_images]),
     )
+    val_probs = folds.others[:, : len(val_images)].mean(0)
+    fold_metrics = fold_model_metrics(dataset, given, folds.others[:, len(val_images) :], val_probs)
     if rank > 0:
         return  # every process holds the same results; the first one writes them
     batch = params.train.eval_batch_size
     with atomic_path(args.out, directory=True) as tmp:
         torch.save(tested.model.state_dict(), tmp / "model.pt")
-        save_npy(tmp / "oos_probs.npy", oos.astype(np.float32))
-        save_npy(tmp / "folds.npy", folds)
+        save_npy(tmp / "oos_probs.npy", folds.proba.astype(np.float32))
+        save_npy(tmp / "folds.npy", folds.fold)
+        save_npy(tmp / "val_probs.npy", val_probs.astype(np.float32))
         save_npy(
             tmp / "train_features.npy",
             extract_features(tested.model, train_images, batch_size=batch),
@@ -95,9 +100,13 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
             tmp / "val_features.npy", extract_features(tested.model, val_images, batch_size=batch)
         )
         save_npy(tmp / "test_probs.npy", tested.test_proba.astype(np.float32))
-    write_json(args.metrics, {"rate": args.rate, **tested.metrics})
+    write_json(args.metrics, {"rate": args.rate, **tested.metrics, **fold_metrics})
     write_csv(tested.confusion, args.confusion)
-    print(f"rate {args.rate}: test accuracy {tested.metrics['accuracy']:.4f}")
+    print(
+        f"rate {args.rate}: test accuracy {tested.metrics['accuracy']:.4f}; fold models "
+        f"{fold_metrics['fold_accuracy']:.4f} (ECE {fold_metrics['fold_ece']:.3f}); noise rate "
+        f"from the trusted set {fold_metrics['trusted_noise_rate']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -59,3 +59,33 @@ def test_pr_curve_is_thinned_and_empty_without_flips():
     assert 2 <= len(curve) <= 50 and set(curve[0]) == {"recall", "precision"}
     assert curve[0]["recall"] == 1.0 and curve[-1]["recall"] == 0.0
     assert pr_curve(np.zeros(5, bool), np.arange(5.0)) == []
+
+
+def test_ranking_and_count_are_scored_apart():
+    flipped = np.array([1, 1, 0, 0, 0, 0, 0, 0], bool)
+    scores = np.array([0.9, 0.5, 0.8, 0.1, 0.2, 0.3, 0.0, 0.4])
+    flags = scores > 0.25  # 5 flags for 2 flips: the rule over-flags
+    m = detection_metrics(flipped, scores, flags)
+    assert m["f1_at_k"] == 0.5  # top 2 = rows 0 and 2: one flip
+    assert m["flag_ratio"] == 2.5
+    assert m["false_positive_rate"] == 3 / 6
+    clean = detection_metrics(np.zeros(4, bool), np.arange(4.0), np.array([0, 0, 1, 1], bool))
+    assert clean["false_positive_rate"] == 0.5
+    assert clean["f1_at_k"] is None and clean["flag_ratio"] is None
+
+
+def test_expected_calibration_error():
+    from labelnoise.evaluate import expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    confidence = rng.uniform(0.5, 1.0, n)
+    correct = rng.random(n) < confidence  # calibrated: right as often as confident
+    proba = np.stack([confidence, 1 - confidence], 1)
+    y_true = np.where(correct, 0, 1)
+    assert expected_calibration_error(y_true, proba) < 0.02
+    # Always 90 % sure, right half the time: off by 0.4.
+    sure = np.tile([0.9, 0.1], (n, 1))
+    assert expected_calibration_error(np.arange(n) % 2, sure) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="need proba"):
+        expected_calibration_error(np.zeros(3, int), sure[:2])

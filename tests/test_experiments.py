@@ -90,7 +90,9 @@ def _source_metrics(source: Path) -> None:
                     "rate": rate, "method": method, "precision": 0.8, "recall": 0.7,
                     "f1": 0.75, "auroc": None if rate == 0 else 0.9, "auprc": 0.6,
                     "n_flagged": 10, "n_flipped": 10, "false_positives": 2,
-                    "true_noise_rate": rate, "estimated_noise_rate": rate,
+                    "f1_at_k": 0.8, "flag_ratio": 1.0, "false_positive_rate": 0.01,
+                    "true_noise_rate": rate, "trusted_noise_rate": rate,
+                    "estimated_noise_rate": rate,
                 },
             )  # fmt: skip
 

@@ -94,7 +94,11 @@ def _detection(rate: float, method: str) -> dict:
         "n_flagged": 4,
         "n_flipped": 4,
         "false_positives": 2,
+        "f1_at_k": 0.5,
+        "flag_ratio": 1.0,
+        "false_positive_rate": 0.01,
         "true_noise_rate": rate,
+        "trusted_noise_rate": rate,
         "estimated_noise_rate": rate,
     }
 
@@ -286,18 +290,22 @@ def _headline_metrics(*, oracle: bool = True) -> Metrics:
     runs = _runs(rows)
     detect = pd.DataFrame(
         [
-            (seed, rate, method, f1 + (0.3 if rate == 0.0 else 0.0), auroc)
+            (seed, rate, method, f1 + (0.3 if rate == 0.0 else 0.0), f1k, auroc, rate,
+             rate + 0.01, rate + error)
             for seed in (0, 1)
             for rate in (0.0, 0.2)
-            for method, f1, auroc in (
-                ("oracle", 1.0, 1.0),
-                ("random", 0.2, 0.5),
-                ("cleanlab", 0.6, 0.7),
-                ("aum", 0.5, 0.9),
+            for method, f1, f1k, auroc, error in (
+                ("oracle", 1.0, 1.0, 1.0, 0.0),
+                ("random", 0.2, 0.2, 0.5, 0.0),
+                ("cleanlab", 0.6, 0.8, 0.7, 0.05),
+                ("aum", 0.5, 0.85, 0.9, 0.2),
             )
         ],
-        columns=["seed", "rate", "method", "f1", "auroc"],
-    )
+        columns=[
+            "seed", "rate", "method", "f1", "f1_at_k", "auroc", "true_noise_rate",
+            "trusted_noise_rate", "estimated_noise_rate",
+        ],
+    )  # fmt: skip
     return Metrics(runs=runs, per_class=pd.DataFrame(), detect=detect)
 
 
@@ -317,6 +325,14 @@ def test_headline_recovery_is_the_share_of_the_oracle_gain():
     assert detection["best_f1_method"] == "cleanlab" and detection["best_f1"] == pytest.approx(0.6)
     assert detection["best_auroc_method"] == "aum"
     assert detection["best_auroc"] == pytest.approx(0.9)
+    assert detection["best_f1_at_k_method"] == "aum"
+    # The trusted set's estimate is off by 0.01 everywhere, cleanlab's by 0.05: the oracle and
+    # random arms (which know the truth) are not estimators.
+    assert summary["noise_rate"]["best_estimator"] == "trusted"
+    assert summary["noise_rate"]["max_error"] == pytest.approx(0.01)
+    # 2,000 test images per arm: recovery 0.5 with a bootstrap interval around it.
+    assert summary["recovery_low"] < 0.5 < summary["recovery_high"]
+    assert summary["recovery_high"] - summary["recovery_low"] < 0.4
     assert summary["noisy_slope"] == -1.5 and summary["n_seeds"] == 2
     json.dumps(summary, allow_nan=False)
 
@@ -324,4 +340,14 @@ def test_headline_recovery_is_the_share_of_the_oracle_gain():
 def test_headline_without_oracle_has_no_recovery():
     summary = headline(_headline_metrics(oracle=False), REGRESSION, rate=0.2)
     assert summary["best_method"] == "cleanlab"
-    assert summary["recovery"] is None
+    assert summary["recovery"] is None and summary["recovery_low"] is None
+
+
+def test_recovery_interval_narrows_with_test_images_and_needs_a_gap():
+    from labelnoise.regress import recovery_interval
+
+    small = recovery_interval((700, 1000), (800, 1000), (900, 1000))
+    large = recovery_interval((7000, 10000), (8000, 10000), (9000, 10000))
+    assert small[0] < 0.5 < small[1] and large[0] < 0.5 < large[1]
+    assert large[1] - large[0] < 0.5 * (small[1] - small[0])
+    assert recovery_interval((900, 1000), (800, 1000), (899, 1000)) is None

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelnoise.data.alter import FINE_TO_COARSE
-from labelnoise.noise import KINDS, corrupt_labels, noise_matrix
+from labelnoise.noise import KINDS, corrupt_labels, noise_matrix, trusted_noise_estimate
 
 RATES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.9, 0.999]
 
@@ -171,3 +171,35 @@ def test_noise_matrix():
         noise_matrix(true, given[:-1], n_classes=4)
     with pytest.raises(ValueError, match="given labels must lie"):
         noise_matrix(true, given + 3, n_classes=4)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.2, 0.4])
+@pytest.mark.parametrize("kind", ["symmetric", "pairflip"])
+def test_trusted_estimate_recovers_a_known_rate(rate, kind):
+    rng = np.random.default_rng(3)
+    c, n = 4, 3000
+    if kind == "symmetric":
+        matrix = np.full((c, c), rate / (c - 1)) + np.eye(c) * (1 - rate - rate / (c - 1))
+    else:
+        matrix = (1 - rate) * np.eye(c) + rate * np.roll(np.eye(c), 1, axis=1)
+    prior = np.array([0.4, 0.3, 0.2, 0.1])
+    true = rng.choice(c, size=n, p=prior)
+    noisy = np.array([rng.choice(c, p=matrix[t]) for t in true])
+    # A model that learned P(given | image) up to per-image wobble: Dirichlet draws around T.
+    val_labels = np.repeat(np.arange(c), 60)
+    val_probs = np.array([rng.dirichlet(50 * matrix[t] + 1e-3) for t in val_labels])
+    estimate = trusted_noise_estimate(val_probs, val_labels, noisy, n_classes=c)
+    realised = float((true != noisy).mean())
+    assert abs(estimate.rate - realised) <= 0.02
+    assert np.allclose(estimate.prior, prior, atol=0.03)
+    # Per given class: how many of the examples given that label are false.
+    actual = np.bincount(noisy[true != noisy], minlength=c)
+    assert np.abs(estimate.per_class - actual).max() <= 0.02 * n
+
+
+def test_trusted_estimate_refuses_a_trusted_set_missing_a_class():
+    probs = np.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match=r"no example of class\(es\) \[2\]"):
+        trusted_noise_estimate(probs, np.array([0, 1, 0, 1]), np.array([0, 1, 2]), n_classes=3)
+    with pytest.raises(ValueError, match="val_probs must have shape"):
+        trusted_noise_estimate(probs[:, :2], np.array([0, 1, 2, 0]), np.array([0]), n_classes=3)

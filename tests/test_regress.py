@@ -107,7 +107,11 @@ def _make_run(root: Path, seed: int) -> Path:
                     "n_flagged": 10,
                     "n_flipped": 10,
                     "false_positives": 2,
+                    "f1_at_k": 0.8,
+                    "flag_ratio": 1.0,
+                    "false_positive_rate": 0.01,
                     "true_noise_rate": rate,
+                    "trusted_noise_rate": rate + 0.01,
                     "estimated_noise_rate": estimates[method],
                 },
             )

@@ -79,7 +79,11 @@ def _metrics(root: Path) -> None:
                     "n_flagged": 10,
                     "n_flipped": int(rate * N_TRAIN),
                     "false_positives": 2,
+                    "f1_at_k": 0.9 - 0.1 * k,
+                    "flag_ratio": 1.0,
+                    "false_positive_rate": 0.01,
                     "true_noise_rate": rate,
+                    "trusted_noise_rate": rate,
                     "estimated_noise_rate": rate * (1 + 0.2 * k),
                 },
             )

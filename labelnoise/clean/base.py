@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from labelnoise.noise import NoiseEstimate
     from labelnoise.train import TrainConfig
 
 PROBS_ATOL = 1e-3
@@ -46,6 +47,10 @@ class CleanContext:
         ``(n,)`` bool ground truth (True = label was corrupted). Only the oracle baseline reads it.
     noise_rate_estimate : float or None
         Cleanlab's estimate of the noise rate, for rules that flag an "auto" fraction.
+    trusted_noise : NoiseEstimate or None
+        The noise as the fold models see the trusted validation set
+        (:func:`labelnoise.noise.trusted_noise_estimate`): its ``per_class`` counts decide how
+        many examples a method flags under ``count="trusted"``.
     seed : int
         Seed for every random choice the method makes.
     progress : bool
@@ -65,6 +70,7 @@ class CleanContext:
     train_config: TrainConfig | None = None
     flipped: np.ndarray | None = None
     noise_rate_estimate: float | None = None
+    trusted_noise: NoiseEstimate | None = None
     seed: int = 0
     progress: bool = True
     pred_probs_source: str | None = None
@@ -119,6 +125,47 @@ def reject_unknown_params(name: str, params: Mapping[str, Any]) -> None:
     """
     if params:
         raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
+
+
+COUNT_RULES = ("own", "trusted")
+"""How many examples a method flags: by its ``own`` rule (a threshold, cleanlab's filter), or
+as many per given class as the ``trusted`` set's noise estimate says are false."""
+
+
+def check_count(name: str, count: str, ctx: CleanContext) -> None:
+    """Raise ``ValueError`` unless ``count`` is a known rule that ``ctx`` can serve."""
+    if count not in COUNT_RULES:
+        raise ValueError(f"{name}: unknown count {count!r}; valid: {', '.join(COUNT_RULES)}")
+    if count == "trusted" and ctx.trusted_noise is None:
+        raise ValueError(
+            f"{name}: count='trusted' needs the trusted set's noise estimate (val_probs.npy "
+            "of the train stage), which this context lacks"
+        )
+
+
+def flag_per_class(scores: np.ndarray, labels: np.ndarray, per_class: np.ndarray) -> np.ndarray:
+    """Flag the ``per_class[j]`` highest scores among the examples given label ``j``.
+
+    Parameters
+    ----------
+    scores
+        ``(n,)`` suspicion scores, higher = more likely mislabelled.
+    labels
+        ``(n,)`` given labels in ``0..C-1``.
+    per_class
+        ``(C,)`` non-negative counts (capped at each class's size; ties broken by position).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` bool, True = flagged.
+    """
+    flags = np.zeros(len(scores), dtype=bool)
+    for label, k in enumerate(np.asarray(per_class, dtype=np.int64)):
+        rows = np.flatnonzero(labels == label)
+        if k > 0 and rows.size:
+            flags[rows[np.argsort(-scores[rows], kind="stable")[:k]]] = True
+    return flags
 
 
 def check_scores(name: str, scores: np.ndarray, n: int) -> np.ndarray:

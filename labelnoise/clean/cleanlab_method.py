@@ -11,6 +11,7 @@ import numpy as np
 from labelnoise.clean.base import (
     CleanContext,
     CleanResult,
+    check_count,
     check_scores,
     context_labels_probs,
     reject_unknown_params,
@@ -78,6 +79,7 @@ class Cleanlab:
         *,
         filter_by: str = "prune_by_noise_rate",
         score_method: str = "self_confidence",
+        count: str = "own",
         frac_noise: float = 1.0,
         min_examples_per_class: int = 1,
         n_jobs: int = 1,
@@ -96,6 +98,10 @@ class Cleanlab:
             Label-quality score of ``get_label_quality_scores``, one of :data:`SCORE_METHODS`;
             ``confidence_weighted_entropy`` is computed on the probabilities mixed with
             :data:`ENTROPY_SMOOTHING` of the uniform distribution.
+        count : str
+            ``"own"``: ``filter_by`` decides how many to flag from cleanlab's confident joint;
+            ``"trusted"``: ``prune_by_class`` with ``num_to_remove_per_class`` from the trusted
+            set's estimate (``ctx.trusted_noise.per_class``), ``filter_by`` then unused.
         frac_noise : float
             Flag only the top ``frac_noise`` of the issues cleanlab would flag, in ``(0, 1]``.
         min_examples_per_class : int
@@ -120,6 +126,7 @@ class Cleanlab:
             )
         if not 0.0 < float(frac_noise) <= 1.0:
             raise ValueError(f"cleanlab: frac_noise must be in (0, 1], got {frac_noise!r}")
+        check_count(self.name, count, ctx)
         labels, probs = context_labels_probs(ctx, self.name)
         missing = np.setdiff1d(np.arange(ctx.n_classes), labels)
         if missing.size:
@@ -131,6 +138,10 @@ class Cleanlab:
 
         # One confident joint feeds both the flags and the estimate so they agree.
         confident_joint = compute_confident_joint(labels, probs)
+        counted = {}
+        if count == "trusted":
+            filter_by = "prune_by_class"
+            counted = {"num_to_remove_per_class": ctx.trusted_noise.per_class.tolist()}
         flags = find_label_issues(
             labels,
             probs,
@@ -140,6 +151,7 @@ class Cleanlab:
             # cleanlab re-estimates the joint itself for confident_learning (and warns if given).
             confident_joint=None if filter_by == "confident_learning" else confident_joint,
             n_jobs=int(n_jobs),
+            **counted,
         )
         rank_probs = probs
         if score_method == "confidence_weighted_entropy":

@@ -17,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from labelnoise.clean.base import CleanContext, CleanResult, check_labels, reject_unknown_params
+from labelnoise.clean.base import (
+    CleanContext,
+    CleanResult,
+    check_count,
+    check_labels,
+    flag_per_class,
+    reject_unknown_params,
+)
 
 CATEGORIES = ("easy", "hard", "need_review")
 """Names of the trajectory categories; ``extras["category"]`` holds indices into this tuple."""
@@ -352,6 +359,7 @@ class DataParameters:
         epoch: str | int = "best",
         frac: float | str = "auto",
         flag: str = "top",
+        count: str = "own",
         **params: Any,
     ) -> CleanResult:
         """Train with data parameters and score every training example.
@@ -381,6 +389,10 @@ class DataParameters:
         flag : {"top", "hard", "not_easy"}
             Flag rule: the ``frac`` highest scores, the ``hard`` category, or every example that
             is not ``easy`` (see :func:`categorise`).
+        count : str
+            ``"own"`` flags by ``flag`` (and ``frac``); ``"trusted"`` flags the highest σ, as
+            many per given class as the trusted set's estimate says are false (``flag`` and
+            ``frac`` then unused).
 
         Returns
         -------
@@ -391,6 +403,7 @@ class DataParameters:
             ``frac`` (fraction asked for by ``flag="top"``, NaN for the other rules).
         """
         reject_unknown_params(self.name, params)
+        check_count(self.name, count, ctx)
         if flag not in FLAG_RULES:
             raise ValueError(f"{self.name}: flag={flag!r} is not one of {FLAG_RULES}")
         if not (
@@ -408,7 +421,8 @@ class DataParameters:
         n_epochs = ctx.train_config.epochs
         if isinstance(epoch, int) and not 1 <= epoch <= n_epochs:
             raise ValueError(f"{self.name}: epoch={epoch} is not in 1..{n_epochs}")
-        frac_value = resolve_frac(frac, ctx, self.name) if flag == "top" else math.nan
+        own_top = flag == "top" and count == "own"
+        frac_value = resolve_frac(frac, ctx, self.name) if own_top else math.nan
 
         from labelnoise.train import fit
 
@@ -449,7 +463,9 @@ class DataParameters:
         scores = trajectory[chosen].astype(np.float64)
         init_total = init_sigma * (2.0 if learn == "both" else 1.0)
         category = categorise(trajectory, init_sigma=init_total)
-        if flag == "top":
+        if count == "trusted":
+            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+        elif flag == "top":
             flags = top_fraction(scores, frac_value)
         elif flag == "hard":
             flags = category == CATEGORIES.index("hard")

@@ -19,8 +19,10 @@ from scipy.special import entr
 from labelnoise.clean.base import (
     CleanContext,
     CleanResult,
+    check_count,
     check_scores,
     context_labels_probs,
+    flag_per_class,
     reject_unknown_params,
 )
 
@@ -69,6 +71,14 @@ def normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
     return np.clip(entr(pred_probs).sum(axis=1) / np.log(pred_probs.shape[1]), 0.0, 1.0)
 
 
+def _flags(
+    scores: np.ndarray, labels: np.ndarray, threshold: float, count: str, ctx: CleanContext
+) -> np.ndarray:
+    if count == "trusted":
+        return flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+    return scores > threshold
+
+
 class Mistakenness:
     """FiftyOne mistakenness; flags ``score > threshold``.
 
@@ -79,7 +89,9 @@ class Mistakenness:
 
     name = "mistakenness"
 
-    def run(self, ctx: CleanContext, *, threshold: float = 0.5, **params: Any) -> CleanResult:
+    def run(
+        self, ctx: CleanContext, *, threshold: float = 0.5, count: str = "own", **params: Any
+    ) -> CleanResult:
         """Score and flag with ``ctx.labels`` and ``ctx.pred_probs``.
 
         Parameters
@@ -88,6 +100,9 @@ class Mistakenness:
             Uses ``labels`` and ``pred_probs``.
         threshold : float
             Flag examples with mistakenness strictly above this value, in ``[0, 1]``.
+        count : str
+            ``"own"`` flags by ``threshold``; ``"trusted"`` flags the highest scores, as many
+            per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -97,9 +112,10 @@ class Mistakenness:
         """
         reject_unknown_params(self.name, params)
         threshold = _check_threshold(self.name, threshold)
+        check_count(self.name, count, ctx)
         labels, probs = context_labels_probs(ctx, self.name)
         scores = check_scores(self.name, mistakenness_scores(labels, probs), len(labels))
-        flags = scores > threshold
+        flags = _flags(scores, labels, threshold, count, ctx)
         return CleanResult(
             scores=scores,
             flags=flags,
@@ -117,7 +133,9 @@ class Hardness:
 
     name = "hardness"
 
-    def run(self, ctx: CleanContext, *, threshold: float = 0.5, **params: Any) -> CleanResult:
+    def run(
+        self, ctx: CleanContext, *, threshold: float = 0.5, count: str = "own", **params: Any
+    ) -> CleanResult:
         """Score and flag with ``ctx.pred_probs`` (the given labels only get validated).
 
         Parameters
@@ -126,6 +144,9 @@ class Hardness:
             Uses ``pred_probs``.
         threshold : float
             Flag examples with normalised entropy strictly above this value, in ``[0, 1]``.
+        count : str
+            ``"own"`` flags by ``threshold``; ``"trusted"`` flags the highest scores, as many
+            per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -134,11 +155,12 @@ class Hardness:
         """
         reject_unknown_params(self.name, params)
         threshold = _check_threshold(self.name, threshold)
+        check_count(self.name, count, ctx)
         if ctx.n_classes < 2:
             raise ValueError(f"hardness: needs at least 2 classes, got {ctx.n_classes}")
         labels, probs = context_labels_probs(ctx, self.name)
         scores = check_scores(self.name, normalized_entropy(probs), len(labels))
-        flags = scores > threshold
+        flags = _flags(scores, labels, threshold, count, ctx)
         return CleanResult(
             scores=scores,
             flags=flags,

@@ -23,8 +23,10 @@ import numpy as np
 from labelnoise.clean.base import (
     CleanContext,
     CleanResult,
+    check_count,
     check_labels,
     check_scores,
+    flag_per_class,
     reject_unknown_params,
 )
 
@@ -464,6 +466,7 @@ class TrainingValueNet:
         patience: int = 20,
         holdout: float = 0.15,
         device: str = "auto",
+        count: str = "own",
         **params: Any,
     ) -> CleanResult:
         """Estimate training values and flag negative ones.
@@ -491,6 +494,9 @@ class TrainingValueNet:
             Regressor settings, see :class:`RegressorConfig`.
         device : str
             ``auto`` (CUDA when available), ``cpu`` or ``cuda`` for the Monte-Carlo phase.
+        count : str
+            ``"own"`` flags negative predicted values; ``"trusted"`` flags the lowest values,
+            as many per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -500,6 +506,7 @@ class TrainingValueNet:
             ``mc_values`` ``(n,)`` (Monte-Carlo estimate, NaN outside the subset).
         """
         reject_unknown_params(self.name, params)
+        check_count(self.name, count, ctx)
         if ctx.val_features is None or ctx.val_labels is None:
             raise ValueError(
                 "tvnet: needs a trusted validation set (ctx.val_features and ctx.val_labels)"
@@ -586,7 +593,10 @@ class TrainingValueNet:
                 seed=int(seeds[c]),
             )
         scores = check_scores(self.name, -predicted, len(labels))
-        flags = predicted < 0
+        if count == "trusted":
+            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+        else:
+            flags = predicted < 0
         return CleanResult(
             scores=scores,
             flags=flags,

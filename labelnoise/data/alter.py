@@ -35,6 +35,13 @@ _PERMUTATIONS = {
     "channels_rbg": (0, 2, 1),
 }
 _HUE_TARGETS = {"hue_red": 0.0, "hue_green": 1.0 / 3.0, "hue_blue": 2.0 / 3.0}
+# Identifiability of hue_all against the channel permutations. A cyclic permutation (brg, gbr)
+# is a hue rotation by exactly ±1/3 turn, so hue_all's rotation stays near a half turn. A swap
+# (bgr, grb, rbg) reflects hues, h -> c - h, and equals any fixed rotation on a region of one
+# hue (a half turn and the R-B swap both make orange azure): the rotation therefore sweeps
+# across the image, so a region of one hue becomes a gradient, which no permutation makes.
+HUE_ROTATION = (0.42, 0.58)  # turns, at the image's centre column
+HUE_SWEEP = 0.5  # turns of extra rotation from the left edge to the right edge
 _CHUNK = 1024
 _MAX_ROUNDS = 50
 
@@ -305,7 +312,8 @@ def alter(
     blob_radius: tuple[float, float] = (0.06, 0.12),
     blur_sigma: float = 0.08,
     hue_strength: float = 1.0,
-    hue_rotation: tuple[float, float] = (0.25, 0.75),
+    hue_rotation: tuple[float, float] = HUE_ROTATION,
+    hue_sweep: float = HUE_SWEEP,
     min_saturation: float = 0.5,
     min_value: float = 0.3,
 ) -> np.ndarray:
@@ -331,7 +339,10 @@ def alter(
     hue_strength
         Fraction of the way each hue moves towards red / green / blue (1 = all the way).
     hue_rotation
-        Range of the random hue rotation of ``hue_all``, in turns.
+        Range of the random hue rotation of ``hue_all`` at the image's centre column, in turns.
+    hue_sweep
+        Turns the ``hue_all`` rotation grows by from the left to the right edge, so that no
+        channel permutation can paint the same picture (0 = one rotation for the whole region).
     min_saturation
         Saturation floor inside the region for the hue classes, so the new hue shows on grey
         and pale pixels too.
@@ -354,6 +365,7 @@ def alter(
         draws,
         blur_sigma=blur_sigma,
         hue_strength=hue_strength,
+        hue_sweep=hue_sweep,
         min_saturation=min_saturation,
         min_value=min_value,
     )
@@ -365,7 +377,7 @@ def draw_alterations(
     seed: int,
     blob_count: tuple[int, int] = (3, 6),
     blob_radius: tuple[float, float] = (0.06, 0.12),
-    hue_rotation: tuple[float, float] = (0.25, 0.75),
+    hue_rotation: tuple[float, float] = HUE_ROTATION,
 ) -> AlterDraws:
     """Draw the random part of :func:`alter` for images of the given subclasses.
 
@@ -427,6 +439,7 @@ def apply_alterations(
     *,
     blur_sigma: float = 0.08,
     hue_strength: float = 1.0,
+    hue_sweep: float = HUE_SWEEP,
     min_saturation: float = 0.5,
     min_value: float = 0.3,
 ) -> np.ndarray:
@@ -438,7 +451,7 @@ def apply_alterations(
         As in :func:`alter`.
     draws
         Rows matching ``images``.
-    blur_sigma, hue_strength, min_saturation, min_value
+    blur_sigma, hue_strength, hue_sweep, min_saturation, min_value
         As in :func:`alter`.
 
     Returns
@@ -461,6 +474,8 @@ def apply_alterations(
         raise ValueError(f"blur_sigma must be > 0, got {blur_sigma}")
     if not 0 < hue_strength <= 1:
         raise ValueError(f"hue_strength must lie in (0, 1], got {hue_strength}")
+    if not 0 <= hue_sweep < 1:
+        raise ValueError(f"hue_sweep must lie in [0, 1), got {hue_sweep}")
     if not 0 <= min_saturation <= 1:
         raise ValueError(f"min_saturation must lie in [0, 1], got {min_saturation}")
     if not 0 <= min_value <= 1:
@@ -488,7 +503,7 @@ def apply_alterations(
             else:
                 floors = (min_saturation, min_value)
                 target = _HUE_TARGETS.get(name)
-                new = _hue(img, m, draws.turn[sel], target, hue_strength, floors)
+                new = _hue(img, m, draws.turn[sel], target, hue_strength, hue_sweep, floors)
             out[sel] = np.where(m[..., None], new, img)
     return out
 
@@ -563,13 +578,15 @@ def _hue(
     turn: np.ndarray,
     target: float | None,
     strength: float,
+    sweep: float,
     floors: tuple[float, float],
 ) -> np.ndarray:
     # Only the region's pixels are converted: the others are discarded by the caller anyway.
     which, yy, xx = np.nonzero(m)
     h, s, v = rgb_to_hsv(img[which, yy, xx].astype(np.float32) / 255)
     if target is None:
-        h = (h + turn[which]) % 1.0
+        across = xx.astype(np.float32) / max(m.shape[2] - 1, 1) - 0.5
+        h = (h + turn[which] + np.float32(sweep) * across) % 1.0
     else:
         delta = (target - h + 0.5) % 1.0 - 0.5
         h = (h + strength * delta) % 1.0

@@ -29,7 +29,7 @@ MIN_IMAGE_SIZE = 8
 SEED_BLOCK = 16384
 CHUNK_SIZE = 1024
 _DRAW_PARAMS = ("blob_count", "blob_radius", "hue_rotation")
-_PAINT_PARAMS = ("blur_sigma", "hue_strength", "min_saturation", "min_value")
+_PAINT_PARAMS = ("blur_sigma", "hue_strength", "hue_sweep", "min_saturation", "min_value")
 T = TypeVar("T", bound=tuple)
 
 

@@ -1,7 +1,7 @@
 """Training: models, the device-resident trainer (one process or data-parallel under torchrun),
 many models stacked into one, and K-fold out-of-sample probabilities."""
 
-from labelnoise.train.crossval import out_of_sample_folds, out_of_sample_proba
+from labelnoise.train.crossval import FoldPredictions, out_of_sample_folds, out_of_sample_proba
 from labelnoise.train.models import MODELS, build_model, load_weights
 from labelnoise.train.stacked import fit_stacked
 from labelnoise.train.trainer import (
@@ -17,6 +17,7 @@ from labelnoise.train.trainer import (
 __all__ = [
     "MODELS",
     "FitResult",
+    "FoldPredictions",
     "TrainConfig",
     "TrainHook",
     "build_model",

@@ -3,6 +3,8 @@ that never saw it (in-sample probabilities are useless for finding label errors)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -21,6 +23,25 @@ from labelnoise.train.trainer import (
 )
 
 
+class FoldPredictions(NamedTuple):
+    """What the K fold models predict.
+
+    Attributes
+    ----------
+    proba
+        ``(n, C)`` float32; row ``i`` from the model trained without fold ``fold[i]``.
+    fold
+        ``(n,)`` int64, the fold each example was held out in.
+    others
+        ``(K, m, C)`` float32 probabilities of every fold model for the ``m`` other images
+        asked for (e.g. the trusted and test sets), or ``None``.
+    """
+
+    proba: np.ndarray
+    fold: np.ndarray
+    others: np.ndarray | None = None
+
+
 def out_of_sample_folds(
     images: np.ndarray,
     labels: np.ndarray,
@@ -30,8 +51,10 @@ def out_of_sample_folds(
     config: TrainConfig,
     seed: int,
     stack: bool = False,
+    equal_steps: bool = True,
+    other_images: np.ndarray | None = None,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> FoldPredictions:
     """Out-of-sample probabilities and the fold that held out each example.
 
     Parameters
@@ -53,16 +76,22 @@ def out_of_sample_folds(
         than one after the other. Under torch.distributed, process ``r`` of ``N`` then trains
         folds ``r, r + N, ...`` on its own and the probabilities are summed across processes;
         otherwise every fold model trains data-parallel across all of them.
+    equal_steps
+        Each fold model takes as many optimizer steps as a model of all ``n`` examples (its
+        epochs go on with fresh permutations of its rows), so that the fold models behind the
+        probabilities are trained as far as the baseline.
+    other_images
+        uint8 ``(m, H, W, 3)`` images no fold model trains on (the trusted and test sets), for
+        every fold model to predict as well: how good and how calibrated those models are, and
+        what they make of the trusted labels.
     progress
         Show a progress bar per fold.
 
     Returns
     -------
-    proba : np.ndarray
-        ``(n, n_classes)`` float32; row ``i`` comes from the model trained without fold
-        ``fold[i]``; higher = more likely that class.
-    fold : np.ndarray
-        ``(n,)`` int64, the fold each example was held out in.
+    FoldPredictions
+        ``proba`` ``(n, n_classes)`` (higher = more likely that class), ``fold`` ``(n,)`` and,
+        with ``other_images``, ``others`` ``(folds, m, n_classes)``.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -90,12 +119,17 @@ def out_of_sample_folds(
                 config=config,
                 seeds=[seed + k for k in mine],
                 names=[f"out_of_sample_folds: fold {k}" for k in mine],
+                epoch_size=len(labels) if equal_steps else None,
                 progress=progress and rank == 0,
                 desc=f"{len(mine)} folds stacked",
             )
             models = dict(zip(mine, stacked, strict=True))
     proba = np.zeros((len(labels), n_classes), np.float32)
     fold = np.full(len(labels), -1, np.int64)
+    others = None
+    if other_images is not None:
+        other_images = _check_images(other_images, "other_images")
+        others = np.zeros((len(splits), len(other_images), n_classes), np.float32)
     for k, (train_idx, held_idx) in enumerate(splits):
         fold[held_idx] = k
         if stack and k not in models:
@@ -109,14 +143,16 @@ def out_of_sample_folds(
                     config=config,
                     seed=seed + k,
                     rows=train_idx,
+                    epoch_size=len(labels) if equal_steps else None,
                     progress=progress,
                     desc=f"fold {k + 1}/{folds}",
                 )
             except ValueError as err:
                 raise ValueError(f"out_of_sample_folds: fold {k}: {err}") from None
-        logits = _predict_logits(
-            models.pop(k).model, images[held_idx], batch_size=config.eval_batch_size
-        )
+        model = models.pop(k).model
+        if others is not None:
+            others[k] = _probabilities(model, other_images, config, where=f"fold {k}")
+        logits = _predict_logits(model, images[held_idx], batch_size=config.eval_batch_size)
         held_proba = torch.softmax(logits, dim=1)
         _raise_if_nonfinite(
             held_proba,
@@ -130,7 +166,17 @@ def out_of_sample_folds(
         summed = torch.from_numpy(proba).to(_worker_device(config.device))
         dist.all_reduce(summed)
         proba = summed.cpu().numpy()
-    return proba, fold
+        if others is not None:
+            summed = torch.from_numpy(others).to(_worker_device(config.device))
+            dist.all_reduce(summed)
+            others = summed.cpu().numpy()
+    return FoldPredictions(proba, fold, others)
+
+
+def _probabilities(model, images: np.ndarray, config: TrainConfig, *, where: str) -> np.ndarray:
+    proba = torch.softmax(_predict_logits(model, images, batch_size=config.eval_batch_size), 1)
+    _raise_if_nonfinite(proba, where=f"out_of_sample_folds: {where}", what="probabilities")
+    return proba.cpu().numpy()
 
 
 def out_of_sample_proba(
@@ -142,11 +188,12 @@ def out_of_sample_proba(
     config: TrainConfig,
     seed: int,
     stack: bool = False,
+    equal_steps: bool = True,
     progress: bool = True,
 ) -> np.ndarray:
     """``(n, n_classes)`` float32 probabilities, row ``i`` predicted by the fold model that never
     saw example ``i``; see :func:`out_of_sample_folds`."""
-    proba, _ = out_of_sample_folds(
+    return out_of_sample_folds(
         images,
         labels,
         n_classes=n_classes,
@@ -154,6 +201,6 @@ def out_of_sample_proba(
         config=config,
         seed=seed,
         stack=stack,
+        equal_steps=equal_steps,
         progress=progress,
-    )
-    return proba
+    ).proba

@@ -60,6 +60,7 @@ def fit_stacked(
     config: TrainConfig,
     seeds: Sequence[int],
     names: Sequence[str] | None = None,
+    epoch_size: int | None = None,
     progress: bool = True,
     desc: str = "stacked",
 ) -> list[FitResult]:
@@ -85,6 +86,9 @@ def fit_stacked(
     names
         What to call each model in errors (e.g. ``"fold 2"``); ``"fit_stacked: model k"`` by
         default.
+    epoch_size
+        Draws per model and epoch, at least the largest subset: as in ``fit``, an epoch then
+        goes on with a fresh permutation of the model's rows. Default ``min(len(rows))``.
     progress
         Show a progress bar over epochs (only when stderr is a terminal).
     desc
@@ -164,6 +168,13 @@ def fit_stacked(
     )
 
     n_min = min(len(rows) for rows in train_rows)
+    if epoch_size is not None:
+        n_max = max(len(rows) for rows in train_rows)
+        if not isinstance(epoch_size, int | np.integer) or epoch_size < n_max:
+            raise ValueError(
+                f"epoch_size must be an int >= the largest subset ({n_max}), got {epoch_size!r}"
+            )
+        n_min = int(epoch_size)
     bounds = _batch_bounds(n_min, config.batch_size)
     steps = len(bounds) - 1
     total_steps = steps * config.epochs
@@ -174,7 +185,7 @@ def fit_stacked(
     try:
         for epoch in range(config.epochs):
             plans = [
-                _epoch_plan(len(rows), seed, epoch, config, device)
+                _epoch_plan(len(rows), seed, epoch, config, device, max(n_min, len(rows)))
                 for rows, seed in zip(train_rows, seeds, strict=True)
             ]
             # (models, n_min): rows of `images`, crop offsets and flips, per model.

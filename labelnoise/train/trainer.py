@@ -427,16 +427,27 @@ def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
 
 
 def _epoch_plan(
-    n: int, seed: int, epoch: int, config: TrainConfig, device: torch.device
+    n: int,
+    seed: int,
+    epoch: int,
+    config: TrainConfig,
+    device: torch.device,
+    size: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Permutation, per-example crop offsets (dy, dx) and flip flags of one epoch, on device."""
+    """One epoch's order of ``size`` (default ``n``) draws from ``n`` examples, with per-draw
+    crop offsets (dy, dx) and flip flags, on device.
+
+    Past ``n`` the order goes on with fresh permutations, so a smaller set takes as many steps
+    as a larger one while every example is seen once before any is seen twice.
+    """
+    size = n if size is None else size
     gen = torch.Generator().manual_seed(_derive_seed(seed, 2, epoch))
-    perm = torch.randperm(n, generator=gen)
-    offsets = torch.randint(0, 2 * config.crop_padding + 1, (n, 2), generator=gen)
+    perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-size // n))])[:size]
+    offsets = torch.randint(0, 2 * config.crop_padding + 1, (size, 2), generator=gen)
     if config.hflip:
-        flips = torch.rand(n, generator=gen) < 0.5
+        flips = torch.rand(size, generator=gen) < 0.5
     else:
-        flips = torch.zeros(n, dtype=torch.bool)
+        flips = torch.zeros(size, dtype=torch.bool)
     return perm.to(device), offsets.to(device), flips.to(device)
 
 
@@ -503,6 +514,7 @@ def fit(
     config: TrainConfig,
     seed: int,
     rows: np.ndarray | None = None,
+    epoch_size: int | None = None,
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
     class_names: list[str] | None = None,
@@ -532,6 +544,10 @@ def fit(
         when ``None``. The model, history and checkpoint fingerprint are those of training on
         ``images[rows]``, without that copy; the hook's ``index`` and the rows named in
         errors are rows of ``images``.
+    epoch_size
+        Examples drawn per epoch (default: the number trained on). Larger than that, an epoch
+        goes on with a fresh permutation, so a cleaned subset gets the optimizer steps and
+        learning-rate schedule of the set it came from: equal compute for every arm.
     val_images, val_labels
         Optional validation set; its accuracy is logged every epoch.
     class_names
@@ -603,6 +619,11 @@ def fit(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     n = len(images) if rows is None else len(rows)
+    if epoch_size is None:
+        epoch_size = n
+    elif not isinstance(epoch_size, int | np.integer) or epoch_size < n:
+        raise ValueError(f"epoch_size must be an int >= the {n} examples, got {epoch_size!r}")
+    epoch_size = int(epoch_size)
     height, width = images.shape[1:3]
 
     model = build_model(
@@ -638,7 +659,7 @@ def fit(
         config,
     )
 
-    bounds = _batch_bounds(n, config.batch_size)
+    bounds = _batch_bounds(epoch_size, config.batch_size)
     steps = len(bounds) - 1
     smallest = int(np.diff(bounds).min())
     if smallest < size:
@@ -654,6 +675,7 @@ def fit(
     key = None
     if ckpt is not None:
         key = _fingerprint(images, labels, rows, config, seed, n_classes, hook)
+        key["epoch_size"] = epoch_size
         state = _load_checkpoint(ckpt, key, device, announce=rank == 0)
         if state is not None:
             model.load_state_dict(state["model"])
@@ -690,7 +712,7 @@ def fit(
             if config.compile:
                 train_model = torch.compile(train_model)
             for epoch in range(start_epoch, config.epochs):
-                perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device)
+                perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device, epoch_size)
                 # Rows of the training arrays in this epoch's order.
                 order = perm if rows_dev is None else rows_dev[perm]
                 step_losses = torch.zeros(steps, device=device)
@@ -750,7 +772,7 @@ def fit(
                     hook.end_epoch(epoch)
                 record: dict[str, Any] = {
                     "epoch": epoch,
-                    "train_loss": float(step_losses.sum()) / n,
+                    "train_loss": float(step_losses.sum()) / epoch_size,
                     "lr": lr,
                 }
                 if x_val is not None:

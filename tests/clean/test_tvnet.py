@@ -103,3 +103,21 @@ def test_tvnet_bad_features():
     ctx.features[0, 0] = np.nan
     with pytest.raises(ValueError, match="tvnet: features contain NaN"):
         get_method("tvnet").run(ctx)
+
+
+def test_tvnet_trusted_count_flags_the_lowest_values_per_class():
+    from dataclasses import replace
+
+    from labelnoise.noise import NoiseEstimate
+
+    ctx, flipped = _noisy_context()
+    per_class = np.bincount(ctx.labels[flipped], minlength=4)
+    estimate = NoiseEstimate(np.eye(4), np.full(4, 0.25), 0.2, per_class)
+    ctx = replace(ctx, trusted_noise=estimate)
+    result = get_method("tvnet").run(ctx, episodes=3, reg_max_epochs=5, count="trusted")
+    assert np.bincount(ctx.labels[result.flags], minlength=4).tolist() == per_class.tolist()
+    # The flagged are the lowest predicted values of their given class.
+    value = result.extras["predicted_value"]
+    for c in range(4):
+        mine = ctx.labels == c
+        assert value[mine & result.flags].max() <= value[mine & ~result.flags].min()

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from labelnoise.data.alter import (
     COARSE_CLASSES,
@@ -124,3 +126,59 @@ def test_gaussian_matrix_matches_scipy(size, sigma):
     signal = np.random.default_rng(0).random(size)
     expected = ndimage.gaussian_filter1d(signal, sigma, mode="reflect")
     assert np.allclose(gaussian_matrix(size, sigma) @ signal, expected, atol=1e-5)
+
+
+PERMUTATION_CLASSES = [name for name in FINE_CLASSES if name.startswith("channels_")]
+ALL_PERMUTATIONS = [(0, 1, 2), (2, 1, 0), (2, 0, 1), (1, 2, 0), (1, 0, 2), (0, 2, 1)]
+
+
+def _region_is_a_permutation(new: np.ndarray, old: np.ndarray, *, tolerance: int) -> bool:
+    """Whether some channel permutation of the region's old pixels gives its new pixels."""
+    return any(
+        np.abs(new.astype(int) - old[:, list(p)].astype(int)).max() <= tolerance
+        for p in ALL_PERMUTATIONS
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    colour=st.tuples(*[st.integers(0, 255)] * 3),
+    second=st.one_of(st.none(), st.tuples(*[st.integers(0, 255)] * 3)),
+    seed=st.integers(0, 2**16),
+)
+@example(colour=(255, 128, 0), second=None, seed=0)  # orange: a half turn = the R-B swap
+@example(colour=(255, 0, 0), second=(0, 0, 255), seed=1)
+def test_hue_all_never_paints_a_channel_permutation(colour, second, seed):
+    """Over many draws of turn and base colours (a region of one colour, the hardest case, or
+    of two), hue_all's region is never a channel permutation of the original region."""
+    size = 16
+    image = np.zeros((1, size, size, 3), np.uint8)
+    image[0] = colour
+    if second is not None:
+        image[0, size // 2 :] = second
+    mask = np.zeros((1, size, size), bool)
+    mask[0, 2:-2, 2:-2] = True  # 12 px wide: the sweep turns the hue by 0.35 across it
+    fine = np.array([FINE_CLASSES.index("hue_all")])
+    out = alter(image, mask, fine, seed=seed)
+    new, old = out[0][mask[0]], image[0][mask[0]]
+    assert not _region_is_a_permutation(new, old, tolerance=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**16), cls=st.sampled_from(PERMUTATION_CLASSES))
+def test_permuted_photo_regions_are_not_hue_alterations(seed, cls):
+    """A channel permutation of a photo region keeps saturation and value and its spread of
+    hues; the hue classes' regions differ from every permutation of the original."""
+    images = base_crops(4, size=16, seed=seed).images
+    masks = random_polygon_masks(4, size=16, seed=seed + 1)
+    for hue_cls in ("hue_red", "hue_green", "hue_blue", "hue_all"):
+        fine = np.full(4, FINE_CLASSES.index(hue_cls))
+        out = alter(images, masks, fine, seed=seed)
+        for i in range(4):
+            new, old = out[i][masks[i]], images[i][masks[i]]
+            spread = np.ptp(rgb_to_hsv(old.astype(np.float32) / 255)[0])
+            if spread > 0.2:  # a region of several hues (one-hue regions: the test above)
+                assert not _region_is_a_permutation(new, old, tolerance=12), (hue_cls, i)
+    permuted = alter(images, masks, np.full(4, FINE_CLASSES.index(cls)), seed=seed)
+    for i in range(4):
+        assert _region_is_a_permutation(permuted[i][masks[i]], images[i][masks[i]], tolerance=0)

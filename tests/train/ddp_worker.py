@@ -32,7 +32,7 @@ def run() -> dict[str, np.ndarray]:
     images, labels = brightest_channel(210, seed=0)
     val_images, _ = brightest_channel(120, seed=1)
     result = fit(images, labels, n_classes=3, config=CONFIG, seed=0, progress=False)
-    oos, folds = out_of_sample_folds(
+    oos, folds, _ = out_of_sample_folds(
         images, labels, n_classes=3, folds=3, config=CONFIG, seed=0, stack=True, progress=False
     )
     return {

@@ -16,7 +16,7 @@ def brightest_channel(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_every_row_predicted_by_the_model_that_never_saw_it():
     images, labels = brightest_channel(150, seed=0)
-    proba, fold = out_of_sample_folds(
+    proba, fold, _ = out_of_sample_folds(
         images, labels, n_classes=3, folds=3, config=CFG, seed=0, progress=False
     )
     assert proba.shape == (150, 3)
@@ -45,7 +45,7 @@ def test_fold_models_never_saw_their_rows(monkeypatch):
         return real_fit(train_images, *args, rows=rows, **kwargs)
 
     monkeypatch.setattr(crossval, "fit", spy_fit)
-    _, fold = out_of_sample_folds(
+    _, fold, _ = out_of_sample_folds(
         images, labels, n_classes=3, folds=3, config=CFG, seed=0, progress=False
     )
     for k, trained_on in enumerate(seen):

@@ -96,19 +96,26 @@ def test_unequal_subsets_train_equal_steps(data, val):
 
 def test_out_of_sample_stacked(data):
     images, labels = data
-    stacked, fold = out_of_sample_folds(
-        images, labels, n_classes=3, folds=3, config=CFG, seed=0, stack=True, progress=False
-    )
+    others = images[:40]
+    stacked, fold, stacked_others = out_of_sample_folds(
+        images, labels, n_classes=3, folds=3, config=CFG, seed=0, stack=True, progress=False,
+        other_images=others,
+    )  # fmt: skip
     assert stacked.shape == (180, 3)
     assert stacked.dtype == np.float32
     assert np.isfinite(stacked).all()
     np.testing.assert_allclose(stacked.sum(1), 1.0, atol=1e-5)
     assert sorted(np.bincount(fold).tolist()) == [60, 60, 60]
-    sequential, same_fold = out_of_sample_folds(
-        images, labels, n_classes=3, folds=3, config=CFG, seed=0, stack=False, progress=False
-    )
+    sequential, same_fold, sequential_others = out_of_sample_folds(
+        images, labels, n_classes=3, folds=3, config=CFG, seed=0, stack=False, progress=False,
+        other_images=others,
+    )  # fmt: skip
     np.testing.assert_array_equal(fold, same_fold)
     np.testing.assert_allclose(stacked, sequential, atol=ATOL)
+    # Every fold model predicts the other images too, stacked or one after the other.
+    assert stacked_others.shape == (3, 40, 3)
+    np.testing.assert_allclose(stacked_others.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(stacked_others, sequential_others, atol=ATOL)
 
 
 @pytest.mark.parametrize(

@@ -317,3 +317,55 @@ def test_resumed_training_curve_has_each_epoch_once(data, tmp_path):
     with open(live / "plots" / "metrics" / "train" / "loss.tsv") as fh:
         steps = [int(row["step"]) for row in csv.DictReader(fh, delimiter="\t")]
     assert steps == list(range(FAST.epochs))
+
+
+class _StepCounter:
+    """A hook that counts optimizer steps and the rows each batch drew."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.seen: list[np.ndarray] = []
+
+    def loss(self, logits, targets, index, epoch):
+        self.seen.append(index.cpu().numpy())
+        return F.cross_entropy(logits, targets, reduction="none")
+
+    def after_step(self) -> None:
+        self.steps += 1
+
+    def end_epoch(self, epoch: int) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def test_a_cleaned_subset_takes_the_steps_of_the_whole_set(data):
+    images, labels = data
+    config = TrainConfig(width=8, depth=2, epochs=2, batch_size=32, device="cpu")
+    whole, kept = _StepCounter(), _StepCounter()
+    reference = fit(images, labels, n_classes=3, config=config, seed=0, hook=whole, progress=False)
+    rows = np.flatnonzero(np.arange(len(labels)) % 3 != 0)  # a third dropped
+    result = fit(
+        images, labels, n_classes=3, config=config, seed=0, rows=rows,
+        epoch_size=len(labels), hook=kept, progress=False,
+    )  # fmt: skip
+    assert kept.steps == whole.steps == 2 * math.ceil(len(labels) / 32)
+    # The same learning-rate schedule, to its end.
+    assert [h["lr"] for h in result.history] == [h["lr"] for h in reference.history]
+    # Only kept rows are drawn, each once before any is drawn again.
+    first_epoch = np.concatenate(kept.seen[: whole.steps // 2])
+    assert set(first_epoch) <= set(rows)
+    assert set(first_epoch[: len(rows)]) == set(rows)
+
+
+def test_epoch_size_below_the_rows_is_refused(data):
+    images, labels = data
+    with pytest.raises(ValueError, match="epoch_size must be an int >= the 100 examples"):
+        fit(
+            images, labels, n_classes=3, config=FAST, seed=0, rows=np.arange(100),
+            epoch_size=99, progress=False,
+        )  # fmt: skip

@@ -6,7 +6,7 @@ Each arm clones this repository (HEAD) afresh, so no run cache is shared, applie
 ``dvc queue start`` until the queue is empty. Prints a markdown table and each arm's ratio to
 the serial one. Run it with nothing else on the machine.
 
-    python bench/queue.py --seeds 1 2
+    python bench/workers.py --seeds 1 2
 """
 
 import argparse
