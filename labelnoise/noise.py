@@ -177,83 +177,113 @@ def noise_matrix(true: np.ndarray, given: np.ndarray, *, n_classes: int) -> np.n
 
 @dataclass(frozen=True)
 class NoiseEstimate:
-    """The train set's label noise as a model trained on it sees the trusted validation set.
+    """The train set's label noise, estimated with the help of a trusted set.
 
     Attributes
     ----------
-    matrix
-        float64 ``(C, C)``: ``[i, j]`` estimates P(given label j | true class i); rows sum to 1.
-    prior
-        float64 ``(C,)``: estimated share of each true class in the train set.
+    joint
+        float64 ``(C, C)``: ``[j, i]`` estimates P(given label j, true class i) in the train set
+        (cleanlab's orientation: rows = given label); sums to 1.
     rate
-        Estimated fraction of false labels in the train set, P(given != true).
+        Estimated fraction of false labels, P(given != true) = 1 - trace(joint).
     per_class
         int ``(C,)``: estimated number of false labels among the train examples *given* label
         ``j`` (what cleanlab's ``num_to_remove_per_class`` asks for).
+    thresholds
+        float64 ``(C,)``: the per-class confidence thresholds taken from the trusted set.
     """
 
-    matrix: np.ndarray
-    prior: np.ndarray
+    joint: np.ndarray
     rate: float
     per_class: np.ndarray
+    thresholds: np.ndarray
 
 
 def trusted_noise_estimate(
-    val_probs: np.ndarray, val_labels: np.ndarray, given: np.ndarray, *, n_classes: int
+    pred_probs: np.ndarray,
+    given: np.ndarray,
+    val_probs: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    n_classes: int,
 ) -> NoiseEstimate:
-    """Estimate the noise of the given train labels from a trusted, correctly labelled set.
+    """Estimate the noise of the given train labels with confident learning, calibrated on a
+    trusted, correctly labelled set.
 
-    A model trained on the noisy labels learns P(given label | image). Averaged over the trusted
-    images of true class ``i``, its probabilities estimate row ``i`` of the noise matrix T. The
-    train set's true-class shares ``p`` then follow from its given-label shares ``q = Tᵀ p``
-    (non-negative least squares), and the noise rate is ``1 - Σ_i p_i T_ii``.
+    Two things separate this from cleanlab's own estimate (whose confident joint and
+    calibration it uses: ``cleanlab.count.compute_confident_joint`` and ``estimate_joint``):
+
+    * **Thresholds.** cleanlab counts an example as truly class ``i`` when its probability of
+      ``i`` reaches ``t_i``, the mean probability of ``i`` over the examples *labelled* ``i`` —
+      which the false labels among them pull down. Here ``t_i`` is the mean over the trusted
+      images that truly are ``i``.
+    * **The model's own mistakes.** A model confidently wrong about an image looks exactly like
+      a false label, so confident learning counts the model's error rate as noise. On the
+      trusted set the same counting gives ``E[i, k]`` = P(the model confidently says ``k`` |
+      true ``i``); the train set's joint of (given, confidently said) is the noise joint times
+      ``E``, so the noise joint is that times ``E⁻¹`` (negatives clipped, renormalised).
 
     Parameters
     ----------
+    pred_probs
+        float ``(n, C)`` out-of-sample probabilities of the train examples; rows sum to 1.
+    given
+        int ``(n,)`` given (noisy) train labels; every class must occur.
     val_probs
-        float ``(m, C)`` probabilities of the trusted images from models trained on the noisy
-        labels without them (e.g. the mean of the K fold models); rows sum to 1.
+        float ``(m, C)``, or ``(K, m, C)`` from each of K models, probabilities of the trusted
+        images from models trained like the ones behind ``pred_probs`` but never on these
+        images; rows sum to 1.
     val_labels
         int ``(m,)`` true labels of the trusted images; every class needs at least one.
-    given
-        int ``(n,)`` given (noisy) train labels.
     n_classes
         Number of classes C.
 
     Returns
     -------
     NoiseEstimate
-        Matrix, true-class prior, rate and per-given-class count of false labels.
+        Joint, rate, per-given-class count of false labels and the thresholds used.
     """
-    from scipy.optimize import nnls
+    from cleanlab.count import compute_confident_joint, estimate_joint
 
-    val_probs = np.asarray(val_probs, dtype=np.float64)
-    val_labels = np.asarray(val_labels).ravel()
     given = np.asarray(given).ravel()
-    if val_probs.ndim != 2 or val_probs.shape != (val_labels.size, n_classes):
-        raise ValueError(
-            f"val_probs must have shape ({val_labels.size}, {n_classes}), got {val_probs.shape}"
-        )
-    if not np.isfinite(val_probs).all() or not np.allclose(val_probs.sum(1), 1, atol=1e-3):
-        raise ValueError("val_probs must be finite and its rows must sum to 1")
-    for name, labels in (("val_labels", val_labels), ("given", given)):
+    val_labels = np.asarray(val_labels).ravel()
+    val_probs = np.asarray(val_probs, dtype=np.float64)
+    if val_probs.ndim == 3:  # one block per model: each is a model like the train set's
+        val_labels = np.tile(val_labels, val_probs.shape[0])
+        val_probs = val_probs.reshape(-1, val_probs.shape[-1])
+    for name, probs, labels in (
+        ("pred_probs", pred_probs, given),
+        ("val_probs", val_probs, val_labels),
+    ):
+        probs = np.asarray(probs)
+        if probs.ndim != 2 or probs.shape != (labels.size, n_classes):
+            raise ValueError(
+                f"{name} must have shape ({labels.size}, {n_classes}), got {probs.shape}"
+            )
+        if not np.isfinite(probs).all() or not np.allclose(probs.sum(1), 1, atol=1e-3):
+            raise ValueError(f"{name} must be finite and its rows must sum to 1")
         if labels.size == 0 or labels.min() < 0 or labels.max() >= n_classes:
-            raise ValueError(f"{name} must be non-empty labels in 0..{n_classes - 1}")
-    counts = np.bincount(val_labels, minlength=n_classes)
-    if (counts == 0).any():
-        missing = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"the trusted set has no example of class(es) {missing}")
-    matrix = np.zeros((n_classes, n_classes))
-    np.add.at(matrix, val_labels, val_probs)
-    matrix /= counts[:, None]
-    shares = np.bincount(given, minlength=n_classes) / given.size
-    prior, _ = nnls(matrix.T, shares)
-    prior = prior / prior.sum() if prior.sum() > 0 else shares
-    joint = prior[:, None] * matrix  # P(true i, given j)
-    per_class = given.size * (joint.sum(0) - np.diag(joint))
+            raise ValueError(f"labels of {name} must be non-empty and lie in 0..{n_classes - 1}")
+    for name, labels in (("the trusted set", val_labels), ("the given labels", given)):
+        counts = np.bincount(labels, minlength=n_classes)
+        if (counts == 0).any():
+            missing = np.flatnonzero(counts == 0).tolist()
+            raise ValueError(f"{name} has no example of class(es) {missing}")
+    thresholds = np.array([val_probs[val_labels == c, c].mean() for c in range(n_classes)])
+    probs = np.asarray(pred_probs, dtype=np.float64)
+
+    def joint_of(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
+        confident = compute_confident_joint(labels, p, thresholds=thresholds)
+        return estimate_joint(labels, p, confident_joint=confident)
+
+    said = joint_of(val_labels, val_probs)
+    mistakes = said / said.sum(1, keepdims=True)  # E[i, k]: says k | truly i
+    joint = np.clip(joint_of(given, probs) @ np.linalg.pinv(mistakes), 0.0, None)
+    joint /= joint.sum()
+    per_class = given.size * (joint.sum(1) - np.diag(joint))
     return NoiseEstimate(
-        matrix=matrix,
-        prior=prior,
-        rate=float(1.0 - np.trace(joint)),
+        joint=joint,
+        rate=float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)),
         per_class=np.rint(per_class).astype(np.int64),
+        thresholds=thresholds,
     )

@@ -128,7 +128,11 @@ def train_and_test(
 
 
 def fold_model_metrics(
-    dataset, given: np.ndarray, test_probs: np.ndarray, val_probs: np.ndarray
+    dataset,
+    given: np.ndarray,
+    pred_probs: np.ndarray,
+    test_probs: np.ndarray,
+    val_probs: np.ndarray,
 ) -> dict:
     """How good the K fold models behind the out-of-sample probabilities are, and the noise
     they see on the trusted set.
@@ -139,10 +143,12 @@ def fold_model_metrics(
         A :class:`labelnoise.data.Dataset`.
     given
         ``(n_train,)`` given train labels.
+    pred_probs
+        ``(n_train, C)`` out-of-sample probabilities of the train examples.
     test_probs
         ``(K, n_test, C)`` each fold model's probabilities of the test images.
     val_probs
-        ``(n_val, C)`` the fold models' mean probabilities of the trusted images.
+        ``(K, n_val, C)`` each fold model's probabilities of the trusted images.
 
     Returns
     -------
@@ -158,7 +164,9 @@ def fold_model_metrics(
     _, val_labels, _ = dataset.split("val")
     accuracy = [float((p.argmax(1) == test_labels).mean()) for p in test_probs]
     ece = [expected_calibration_error(test_labels, p) for p in test_probs]
-    estimate = trusted_noise_estimate(val_probs, val_labels, given, n_classes=dataset.n_classes)
+    estimate = trusted_noise_estimate(
+        pred_probs, given, val_probs, val_labels, n_classes=dataset.n_classes
+    )
     return {
         "fold_accuracy": float(np.mean(accuracy)),
         "fold_ece": float(np.mean(ece)),
@@ -208,7 +216,11 @@ def clean_context(
     from labelnoise.noise import trusted_noise_estimate
 
     trusted = trusted_noise_estimate(
-        load_npy(Path(train_dir) / "val_probs.npy"), val_labels, given, n_classes=dataset.n_classes
+        pred_probs,
+        given,
+        load_npy(Path(train_dir) / "val_probs.npy"),
+        val_labels,
+        n_classes=dataset.n_classes,
     )
     return CleanContext(
         labels=given,

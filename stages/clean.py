@@ -50,9 +50,10 @@ def main() -> None:
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)
             trusted_rate = trusted_noise_estimate(
+                load_npy(args.train / name / "oos_probs.npy"),
+                labels["given"].to_numpy(),
                 load_npy(args.train / name / "val_probs.npy"),
                 dataset.split("val")[1],
-                labels["given"].to_numpy(),
                 n_classes=dataset.n_classes,
             ).rate
             results = {}

@@ -82,8 +82,10 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
         stack=params.train.stack_folds,
         other_images=np.concatenate([val_images, test_images]),
     )
-    val_probs = folds.others[:, : len(val_images)].mean(0)
-    fold_metrics = fold_model_metrics(dataset, given, folds.others[:, len(val_images) :], val_probs)
+    val_probs = folds.others[:, : len(val_images)]  # (folds, n_val, C): one block per model
+    fold_metrics = fold_model_metrics(
+        dataset, given, folds.proba, folds.others[:, len(val_images) :], val_probs
+    )
     if rank > 0:
         return  # every process holds the same results; the first one writes them
     batch = params.train.eval_batch_size

@@ -4,6 +4,7 @@ scores from ``cleanlab.rank.get_label_quality_scores`` and the noise rate from
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -142,17 +143,22 @@ class Cleanlab:
         if count == "trusted":
             filter_by = "prune_by_class"
             counted = {"num_to_remove_per_class": ctx.trusted_noise.per_class.tolist()}
-        flags = find_label_issues(
-            labels,
-            probs,
-            filter_by=filter_by,
-            frac_noise=float(frac_noise),
-            min_examples_per_class=int(min_examples_per_class),
-            # cleanlab re-estimates the joint itself for confident_learning (and warns if given).
-            confident_joint=None if filter_by == "confident_learning" else confident_joint,
-            n_jobs=int(n_jobs),
-            **counted,
-        )
+        # With counts from the trusted set, cleanlab divides each class's count by its
+        # confident off-diagonal mass, 0/0 for a class with neither (it then removes none).
+        quiet = np.errstate(divide="ignore", invalid="ignore") if counted else nullcontext()
+        with quiet:
+            flags = find_label_issues(
+                labels,
+                probs,
+                filter_by=filter_by,
+                frac_noise=float(frac_noise),
+                min_examples_per_class=int(min_examples_per_class),
+                # cleanlab re-estimates the joint itself for confident_learning (and warns if
+                # given).
+                confident_joint=None if filter_by == "confident_learning" else confident_joint,
+                n_jobs=int(n_jobs),
+                **counted,
+            )
         rank_probs = probs
         if score_method == "confidence_weighted_entropy":
             # cleanlab divides by max(x, 1e-6), x = entropy / self-confidence: a row one-hot to

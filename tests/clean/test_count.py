@@ -21,8 +21,8 @@ def _context(n=800, n_classes=4, rate=0.2, seed=0, trusted=True):
     given[flipped] = (true[flipped] + rng.integers(1, n_classes, flipped.sum())) % n_classes
     per_class = np.bincount(given[flipped], minlength=n_classes)
     estimate = NoiseEstimate(
-        matrix=np.eye(n_classes), prior=np.full(n_classes, 1 / n_classes), rate=rate,
-        per_class=per_class,
+        joint=np.eye(n_classes) / n_classes, rate=rate, per_class=per_class,
+        thresholds=np.full(n_classes, 0.5),
     )  # fmt: skip
     ctx = CleanContext(
         labels=given, n_classes=n_classes, pred_probs=probs,

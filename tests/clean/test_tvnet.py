@@ -112,7 +112,7 @@ def test_tvnet_trusted_count_flags_the_lowest_values_per_class():
 
     ctx, flipped = _noisy_context()
     per_class = np.bincount(ctx.labels[flipped], minlength=4)
-    estimate = NoiseEstimate(np.eye(4), np.full(4, 0.25), 0.2, per_class)
+    estimate = NoiseEstimate(np.eye(4) / 4, 0.2, per_class, np.full(4, 0.5))
     ctx = replace(ctx, trusted_noise=estimate)
     result = get_method("tvnet").run(ctx, episodes=3, reg_max_epochs=5, count="trusted")
     assert np.bincount(ctx.labels[result.flags], minlength=4).tolist() == per_class.tolist()
