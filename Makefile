@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test setup browser lint format bench
+.PHONY: run test setup browser lint format bench tables
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,10 @@ browser:
 
 test: setup browser
 	python -m pytest
+
+# The README's result tables from metrics/ (TABLES=--experiments pools the seed replicates).
+tables: setup
+	python -m labelnoise.tables $(TABLES)
 
 lint: setup
 	ruff format --check .

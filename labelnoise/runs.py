@@ -174,6 +174,45 @@ def fold_model_metrics(
     }
 
 
+def trusted_estimate(
+    dataset, given: np.ndarray, pred_probs: np.ndarray, train_dir: Path, *, name: str
+):
+    """The trusted set's noise estimate (:func:`labelnoise.noise.trusted_noise_estimate`) for one
+    rate, from the ``train`` stage's out-of-sample and trusted-set probabilities; a bad array is
+    a ``ValueError`` naming its file.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`labelnoise.data.Dataset`.
+    given
+        ``(n_train,)`` given train labels.
+    pred_probs
+        ``(n_train, C)`` the rate's ``oos_probs.npy``.
+    train_dir
+        That rate's output folder of the ``train`` stage.
+    name
+        Who asks (a cleaning method's name), named in errors.
+    """
+    from labelnoise.clean.base import validate_pred_probs
+    from labelnoise.io import load_npy
+    from labelnoise.noise import trusted_noise_estimate
+
+    probs_path = Path(train_dir) / "oos_probs.npy"
+    validate_pred_probs(
+        pred_probs, n=len(given), n_classes=dataset.n_classes, name=name, source=str(probs_path)
+    )
+    val_path = Path(train_dir) / "val_probs.npy"
+    val_probs = load_npy(val_path)
+    _, val_labels, _ = dataset.split("val")
+    try:
+        return trusted_noise_estimate(
+            pred_probs, given, val_probs, val_labels, n_classes=dataset.n_classes
+        )
+    except ValueError as err:
+        raise ValueError(f"{name}: trusted-set estimate from {val_path}: {err}") from None
+
+
 def clean_context(
     dataset,
     labels: pd.DataFrame,
@@ -213,14 +252,8 @@ def clean_context(
         from labelnoise.clean.cleanlab_method import estimate_noise_rate
 
         estimate = estimate_noise_rate(given, pred_probs, source=str(probs_path))
-    from labelnoise.noise import trusted_noise_estimate
-
-    trusted = trusted_noise_estimate(
-        pred_probs,
-        given,
-        load_npy(Path(train_dir) / "val_probs.npy"),
-        val_labels,
-        n_classes=dataset.n_classes,
+    trusted = trusted_estimate(
+        dataset, given, pred_probs, train_dir, name=getattr(method, "name", "clean")
     )
     return CleanContext(
         labels=given,

@@ -32,8 +32,7 @@ def main() -> None:
     from labelnoise.evaluate import detection_metrics, pr_curve
     from labelnoise.io import atomic_path, load_npy
     from labelnoise.metrics import rate_name
-    from labelnoise.noise import trusted_noise_estimate
-    from labelnoise.runs import clean_context, read_noisy_labels
+    from labelnoise.runs import clean_context, read_noisy_labels, trusted_estimate
 
     dataset = load_dataset(args.dataset, mmap=True)
     light = [m for m in params.clean.methods if m != "consensus"]
@@ -49,13 +48,6 @@ def main() -> None:
             name = rate_name(rate)
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)
-            trusted_rate = trusted_noise_estimate(
-                load_npy(args.train / name / "oos_probs.npy"),
-                labels["given"].to_numpy(),
-                load_npy(args.train / name / "val_probs.npy"),
-                dataset.split("val")[1],
-                n_classes=dataset.n_classes,
-            ).rate
             results = {}
             for method_name in light:
                 method = get_method(method_name)
@@ -69,6 +61,14 @@ def main() -> None:
                 results[method_name] = check_result(
                     f"{method_name} ({path})", load_result(path), len(labels)
                 )
+            # After the methods, whose own checks name them in an error about the arrays.
+            trusted_rate = trusted_estimate(
+                dataset,
+                labels["given"].to_numpy(),
+                load_npy(args.train / name / "oos_probs.npy"),
+                args.train / name,
+                name="clean",
+            ).rate
             if "consensus" in params.clean.methods:
                 chosen = {m: results[m] for m in members}
                 results["consensus"] = combine(chosen, n=len(labels))

@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the tiny profile in a fresh git repository (`conftest.py`)."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -54,7 +55,9 @@ def test_changing_epochs_reruns_training_onwards_only(tiny_project):
     project, env = tiny_project
     params = project / "params.yaml"
     original = params.read_text()
-    params.write_text(original.replace("  epochs: 4\n", "  epochs: 5\n"))
+    changed = re.sub(r"\n  epochs: 4\b", "\n  epochs: 5", original, count=1)
+    assert changed != original
+    params.write_text(changed)
     try:
         dry = _run(["dvc", "repro", "--dry"], project, env)
     finally:

@@ -262,6 +262,7 @@ def project(tmp_path_factory):
     save_npy(train / "oos_probs.npy", rng.dirichlet(np.ones(4), n).astype(np.float32))
     save_npy(train / "train_features.npy", rng.normal(size=(n, 8)).astype(np.float32))
     save_npy(train / "val_features.npy", rng.normal(size=(80, 8)).astype(np.float32))
+    save_npy(train / "val_probs.npy", rng.dirichlet(np.ones(4), (2, 80)).astype(np.float32))
     flags = rng.random(n) < 0.2
     (root / FIT).parent.mkdir(parents=True)
     np.savez(root / FIT, scores=rng.random(n), flags=flags, noise_rate_estimate=flags.mean())
@@ -376,6 +377,14 @@ ARRAYS = {
                           ("labels.csv", "not a readable CSV")),
     "labels-missing-file": (lambda root: (root / "noisy" / RATE / "labels.csv").unlink(), _clean(),
                             ("labels.csv", "file not found")),
+    "val-probs-missing": (lambda root: (root / "train" / RATE / "val_probs.npy").unlink(),
+                          _clean(), ("val_probs.npy", "file not found")),
+    "val-probs-of-other-classes": (
+        lambda root: save_npy(
+            root / "train" / RATE / "val_probs.npy", np.full((2, 80, 3), 1 / 3, np.float32)
+        ),
+        _clean(), ("val_probs.npy", "val_probs must have shape"),
+    ),
     # Out-of-sample probabilities on their way into cleanlab.
     "probs-with-nan": (_probs(_at(5, 1, np.nan)), _clean(),
                        ("oos_probs.npy", "1 NaN/inf entries", "row 5")),
