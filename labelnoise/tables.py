@@ -97,7 +97,7 @@ def noise_rate_markdown(metrics: Metrics, *, cleanlab: str = "cleanlab") -> str:
     for rate, at_rate in detect.groupby("rate"):
         mine = at_rate[at_rate["method"] == cleanlab]
         lines.append(
-            f"| {rate:g} | {_cell(at_rate['true_noise_rate'], 3)} | "
+            f"| {rate:g} | {_cell(mine['true_noise_rate'], 3)} | "
             f"{_cell(mine['trusted_noise_rate'], 3)} | {_cell(mine['estimated_noise_rate'], 3)} |"
         )
     return "\n".join(lines)
