@@ -52,3 +52,5 @@ bench: setup
 	python bench/importer.py
 	python bench/folds.py
 	python bench/scale.py --n 20000
+	python bench/ceiling.py --epochs 60 --former
+	python bench/workers.py

@@ -1,0 +1,48 @@
+"""Train-then-test runs: every retrain arm takes the optimizer steps of the whole train split."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import labelnoise.train
+from labelnoise.data import Dataset
+from labelnoise.params import TrainParams
+from labelnoise.runs import train_and_test
+
+
+def _dataset(n_train=40, n_val=8, n_test=8) -> Dataset:
+    rng = np.random.default_rng(0)
+    n = n_train + n_val + n_test
+    labels = np.arange(n) % 2
+    images = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
+    index = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "split": ["train"] * n_train + ["val"] * n_val + ["test"] * n_test,
+            "label": labels,
+            "source": [f"img{i}" for i in range(n)],
+        }
+    )
+    meta = {"task": "custom", "classes": ["a", "b"], "image_size": 8, "hflip_safe": True}
+    return Dataset(images, index, meta)
+
+
+@pytest.mark.parametrize("kept", [40, 25, 3])
+def test_every_arm_is_trained_for_the_whole_splits_steps(monkeypatch, kept):
+    dataset = _dataset()
+    calls = []
+    real_fit = labelnoise.train.fit
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(labelnoise.train, "fit", spy)
+    keep = np.zeros(40, bool)
+    keep[:kept] = True
+    params = TrainParams(epochs=1, batch_size=8, width=4, depth=1, device="cpu")
+    train_and_test(
+        dataset, dataset.index["label"].to_numpy()[:40], params=params, seed=0, keep=keep
+    )
+    (call,) = calls
+    assert call["epoch_size"] == 40 and len(call["rows"]) == kept
