@@ -1,34 +1,26 @@
 """Flag counts from the trusted set: every light method flags, per given class, as many
 examples as the trusted set's noise estimate says are false."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from test_cleanlab_method import _synthetic
 
-from labelnoise.clean import CleanContext, get_method
+from labelnoise.clean import get_method
 from labelnoise.clean.base import flag_per_class
 from labelnoise.noise import NoiseEstimate
 
 
-def _context(n=800, n_classes=4, rate=0.2, seed=0, trusted=True):
-    rng = np.random.default_rng(seed)
-    true = rng.integers(0, n_classes, n)
-    logits = rng.normal(0.0, 1.0, (n, n_classes))
-    logits[np.arange(n), true] += 3.0
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    flipped = np.zeros(n, dtype=bool)
-    flipped[rng.choice(n, round(rate * n), replace=False)] = True
-    given = true.copy()
-    given[flipped] = (true[flipped] + rng.integers(1, n_classes, flipped.sum())) % n_classes
-    per_class = np.bincount(given[flipped], minlength=n_classes)
+def _context(n=800, rate=0.2, trusted=True):
+    """cleanlab's synthetic probabilities, with a trusted estimate that knows the true counts."""
+    ctx, flipped = _synthetic(n=n, rate=rate)
+    per_class = np.bincount(ctx.labels[flipped], minlength=ctx.n_classes)
     estimate = NoiseEstimate(
-        joint=np.eye(n_classes) / n_classes, rate=rate, per_class=per_class,
-        thresholds=np.full(n_classes, 0.5),
+        joint=np.eye(ctx.n_classes) / ctx.n_classes, rate=rate, per_class=per_class,
+        thresholds=np.full(ctx.n_classes, 0.5),
     )  # fmt: skip
-    ctx = CleanContext(
-        labels=given, n_classes=n_classes, pred_probs=probs,
-        trusted_noise=estimate if trusted else None,
-    )  # fmt: skip
-    return ctx, flipped, per_class
+    return replace(ctx, trusted_noise=estimate if trusted else None), flipped, per_class
 
 
 def test_flag_per_class_takes_the_highest_scores_of_each_given_class():
