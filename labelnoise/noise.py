@@ -245,32 +245,29 @@ def trusted_noise_estimate(
     """
     from cleanlab.count import compute_confident_joint, estimate_joint
 
-    given = np.asarray(given).ravel()
-    val_labels = np.asarray(val_labels).ravel()
+    from labelnoise.clean.base import check_labels, validate_pred_probs
+
+    name = "trusted_noise_estimate"
+    given = check_labels(np.asarray(given).ravel(), n_classes=n_classes, what="given", name=name)
+    val_labels = check_labels(
+        np.asarray(val_labels).ravel(), n_classes=n_classes, what="val_labels", name=name
+    )
     val_probs = np.asarray(val_probs, dtype=np.float64)
     if val_probs.ndim == 3:  # one block per model: each is a model like the train set's
         val_labels = np.tile(val_labels, val_probs.shape[0])
         val_probs = val_probs.reshape(-1, val_probs.shape[-1])
-    for name, probs, labels in (
-        ("pred_probs", pred_probs, given),
-        ("val_probs", val_probs, val_labels),
-    ):
-        probs = np.asarray(probs)
-        if probs.ndim != 2 or probs.shape != (labels.size, n_classes):
-            raise ValueError(
-                f"{name} must have shape ({labels.size}, {n_classes}), got {probs.shape}"
-            )
-        if not np.isfinite(probs).all() or not np.allclose(probs.sum(1), 1, atol=1e-3):
-            raise ValueError(f"{name} must be finite and its rows must sum to 1")
-        if labels.size == 0 or labels.min() < 0 or labels.max() >= n_classes:
-            raise ValueError(f"labels of {name} must be non-empty and lie in 0..{n_classes - 1}")
-    for name, labels in (("the trusted set", val_labels), ("the given labels", given)):
+    probs = validate_pred_probs(
+        pred_probs, n=given.size, n_classes=n_classes, name=name, source="the train set"
+    )
+    val_probs = validate_pred_probs(
+        val_probs, n=val_labels.size, n_classes=n_classes, name=name, source="the trusted set"
+    )
+    for what, labels in (("the trusted set", val_labels), ("the given labels", given)):
         counts = np.bincount(labels, minlength=n_classes)
         if (counts == 0).any():
             missing = np.flatnonzero(counts == 0).tolist()
-            raise ValueError(f"{name} has no example of class(es) {missing}")
+            raise ValueError(f"{what} has no example of class(es) {missing}")
     thresholds = np.array([val_probs[val_labels == c, c].mean() for c in range(n_classes)])
-    probs = np.asarray(pred_probs, dtype=np.float64)
 
     def joint_of(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
         confident = compute_confident_joint(labels, p, thresholds=thresholds)

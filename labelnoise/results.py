@@ -16,6 +16,9 @@ import pandas as pd
 
 from labelnoise.clean import CleanResult
 
+DEFAULTS = {"method": "consensus", "links": "hardlink"}
+"""``results`` params a run may leave out: whose flags decide, and how the trees link."""
+
 
 def label_issues_table(
     index: pd.DataFrame,
@@ -122,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", type=Path, default=Path("data/dataset"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
-    options = load_params(args.params).results
-    method, mode = options.get("method", "consensus"), options.get("links", "hardlink")
+    options = {**DEFAULTS, **load_params(args.params).results}
+    method, mode = options["method"], options["links"]
     table = pd.read_csv(args.issues)
     flag = f"{method}_flag"
     if flag not in table.columns:

@@ -220,6 +220,7 @@ def clean_context(
     *,
     method,
     params,
+    trusted=None,
 ):
     """The :class:`labelnoise.clean.CleanContext` of one rate for ``method``.
 
@@ -238,6 +239,9 @@ def clean_context(
         set's noise estimate (from the fold models' ``val_probs.npy``).
     params
         The validated :class:`labelnoise.params.Params`.
+    trusted
+        The rate's :func:`trusted_estimate` when already made (for another method): it is the
+        same for every method.
     """
     from labelnoise.clean import CleanContext
     from labelnoise.io import load_npy
@@ -252,9 +256,10 @@ def clean_context(
         from labelnoise.clean.cleanlab_method import estimate_noise_rate
 
         estimate = estimate_noise_rate(given, pred_probs, source=str(probs_path))
-    trusted = trusted_estimate(
-        dataset, given, pred_probs, train_dir, name=getattr(method, "name", "clean")
-    )
+    if trusted is None:
+        trusted = trusted_estimate(
+            dataset, given, pred_probs, train_dir, name=getattr(method, "name", "clean")
+        )
     return CleanContext(
         labels=given,
         n_classes=dataset.n_classes,

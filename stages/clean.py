@@ -48,12 +48,14 @@ def main() -> None:
             name = rate_name(rate)
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)
-            results = {}
+            results, trusted = {}, None
             for method_name in light:
                 method = get_method(method_name)
                 context = clean_context(
-                    dataset, labels, args.train / name, method=method, params=params
-                )
+                    dataset, labels, args.train / name, method=method, params=params,
+                    trusted=trusted,
+                )  # fmt: skip
+                trusted = context.trusted_noise
                 result = method.run(context, **getattr(params.clean, method_name))
                 results[method_name] = check_result(method_name, result, len(labels))
             for method_name in params.clean.trained:
@@ -61,14 +63,14 @@ def main() -> None:
                 results[method_name] = check_result(
                     f"{method_name} ({path})", load_result(path), len(labels)
                 )
-            # After the methods, whose own checks name them in an error about the arrays.
-            trusted_rate = trusted_estimate(
-                dataset,
-                labels["given"].to_numpy(),
-                load_npy(args.train / name / "oos_probs.npy"),
-                args.train / name,
-                name="clean",
-            ).rate
+            if trusted is None:  # no light method made it
+                trusted = trusted_estimate(
+                    dataset,
+                    labels["given"].to_numpy(),
+                    load_npy(args.train / name / "oos_probs.npy"),
+                    args.train / name,
+                    name="clean",
+                )
             if "consensus" in params.clean.methods:
                 chosen = {m: results[m] for m in members}
                 results["consensus"] = combine(chosen, n=len(labels))
@@ -79,7 +81,7 @@ def main() -> None:
                     rate=rate,
                     method=method_name,
                     true_noise_rate=float(flipped.mean()),
-                    trusted_noise_rate=trusted_rate,
+                    trusted_noise_rate=trusted.rate,
                     estimated_noise_rate=float(result.noise_rate_estimate),
                 )
                 write_json(metrics_dir / f"{name}-{method_name}.json", metrics)

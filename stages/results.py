@@ -25,7 +25,9 @@ def main() -> None:
     parser.add_argument("--cleaned", type=Path, required=True, help="cleaned_labels.csv")
     args = parser.parse_args()
     params = load_params()
-    options = {"rate": params.noise.rates[0], "method": "consensus", "links": "hardlink"}
+    from labelnoise.results import DEFAULTS, label_issues_table
+
+    options = {"rate": params.noise.rates[0], **DEFAULTS}
     unknown = set(params.results) - set(options)
     if unknown:
         raise ValueError(
@@ -38,7 +40,6 @@ def main() -> None:
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
-    from labelnoise.results import label_issues_table
 
     rate = rate_name(options["rate"])
     dataset = load_dataset(args.dataset, mmap=True)

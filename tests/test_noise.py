@@ -217,5 +217,7 @@ def test_trusted_estimate_refuses_a_trusted_set_missing_a_class():
     given = np.array([0, 1, 2, 0])
     with pytest.raises(ValueError, match=r"the trusted set has no example of class\(es\) \[2\]"):
         trusted_noise_estimate(probs, given, probs, np.array([0, 1, 0, 1]), n_classes=3)
-    with pytest.raises(ValueError, match="val_probs must have shape"):
+    with pytest.raises(
+        ValueError, match=r"from the trusted set has shape \(4, 2\), expected \(4, 3\)"
+    ):
         trusted_noise_estimate(probs, given, probs[:, :2], np.array([0, 1, 2, 0]), n_classes=3)

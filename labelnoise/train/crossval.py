@@ -51,11 +51,14 @@ def out_of_sample_folds(
     config: TrainConfig,
     seed: int,
     stack: bool = False,
-    equal_steps: bool = True,
     other_images: np.ndarray | None = None,
     progress: bool = True,
 ) -> FoldPredictions:
     """Out-of-sample probabilities and the fold that held out each example.
+
+    Each fold model takes as many optimizer steps as a model of all ``n`` examples (its epochs
+    go on with fresh permutations of its rows), so the models behind the probabilities are
+    trained as far as the baseline.
 
     Parameters
     ----------
@@ -76,10 +79,6 @@ def out_of_sample_folds(
         than one after the other. Under torch.distributed, process ``r`` of ``N`` then trains
         folds ``r, r + N, ...`` on its own and the probabilities are summed across processes;
         otherwise every fold model trains data-parallel across all of them.
-    equal_steps
-        Each fold model takes as many optimizer steps as a model of all ``n`` examples (its
-        epochs go on with fresh permutations of its rows), so that the fold models behind the
-        probabilities are trained as far as the baseline.
     other_images
         uint8 ``(m, H, W, 3)`` images no fold model trains on (the trusted and test sets), for
         every fold model to predict as well: how good and how calibrated those models are, and
@@ -119,7 +118,7 @@ def out_of_sample_folds(
                 config=config,
                 seeds=[seed + k for k in mine],
                 names=[f"out_of_sample_folds: fold {k}" for k in mine],
-                epoch_size=len(labels) if equal_steps else None,
+                epoch_size=len(labels),
                 progress=progress and rank == 0,
                 desc=f"{len(mine)} folds stacked",
             )
@@ -143,7 +142,7 @@ def out_of_sample_folds(
                     config=config,
                     seed=seed + k,
                     rows=train_idx,
-                    epoch_size=len(labels) if equal_steps else None,
+                    epoch_size=len(labels),
                     progress=progress,
                     desc=f"fold {k + 1}/{folds}",
                 )
@@ -188,7 +187,6 @@ def out_of_sample_proba(
     config: TrainConfig,
     seed: int,
     stack: bool = False,
-    equal_steps: bool = True,
     progress: bool = True,
 ) -> np.ndarray:
     """``(n, n_classes)`` float32 probabilities, row ``i`` predicted by the fold model that never
@@ -201,6 +199,5 @@ def out_of_sample_proba(
         config=config,
         seed=seed,
         stack=stack,
-        equal_steps=equal_steps,
         progress=progress,
     ).proba

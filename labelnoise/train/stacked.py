@@ -167,15 +167,16 @@ def fit_stacked(
         config,
     )
 
-    n_min = min(len(rows) for rows in train_rows)
-    if epoch_size is not None:
+    if epoch_size is None:
+        epoch_size = min(len(rows) for rows in train_rows)
+    else:
         n_max = max(len(rows) for rows in train_rows)
         if not isinstance(epoch_size, int | np.integer) or epoch_size < n_max:
             raise ValueError(
                 f"epoch_size must be an int >= the largest subset ({n_max}), got {epoch_size!r}"
             )
-        n_min = int(epoch_size)
-    bounds = _batch_bounds(n_min, config.batch_size)
+        epoch_size = int(epoch_size)
+    bounds = _batch_bounds(epoch_size, config.batch_size)
     steps = len(bounds) - 1
     total_steps = steps * config.epochs
     warmup_steps = round(config.warmup_epochs * steps)
@@ -185,13 +186,15 @@ def fit_stacked(
     try:
         for epoch in range(config.epochs):
             plans = [
-                _epoch_plan(len(rows), seed, epoch, config, device, max(n_min, len(rows)))
+                _epoch_plan(len(rows), seed, epoch, config, device, max(epoch_size, len(rows)))
                 for rows, seed in zip(train_rows, seeds, strict=True)
             ]
-            # (models, n_min): rows of `images`, crop offsets and flips, per model.
-            perm = torch.stack([r[p[:n_min]] for r, (p, _, _) in zip(rows_dev, plans, strict=True)])
-            offsets = torch.stack([o[:n_min] for _, o, _ in plans])
-            flips = torch.stack([f[:n_min] for _, _, f in plans])
+            # (models, epoch_size): rows of `images`, crop offsets and flips, per model.
+            perm = torch.stack(
+                [r[p[:epoch_size]] for r, (p, _, _) in zip(rows_dev, plans, strict=True)]
+            )
+            offsets = torch.stack([o[:epoch_size] for _, o, _ in plans])
+            flips = torch.stack([f[:epoch_size] for _, _, f in plans])
             step_losses = torch.zeros(steps, n_models, device=device)
             for s in range(steps):
                 a, b = bounds[s], bounds[s + 1]
@@ -224,7 +227,7 @@ def fit_stacked(
                 optimizer.step()
             _check_losses(step_losses, names, epoch)
             _check_state({**params, **buffers}, names, epoch)
-            totals = (step_losses.sum(0) / n_min).tolist()
+            totals = (step_losses.sum(0) / epoch_size).tolist()
             for history, total in zip(histories, totals, strict=True):
                 history.append({"epoch": epoch, "train_loss": total, "lr": lr})
             if bar is not None:

@@ -383,7 +383,7 @@ ARRAYS = {
         lambda root: save_npy(
             root / "train" / RATE / "val_probs.npy", np.full((2, 80, 3), 1 / 3, np.float32)
         ),
-        _clean(), ("val_probs.npy", "val_probs must have shape"),
+        _clean(), ("val_probs.npy", "from the trusted set has shape", "expected (160, 4)"),
     ),
     # Out-of-sample probabilities on their way into cleanlab.
     "probs-with-nan": (_probs(_at(5, 1, np.nan)), _clean(),
