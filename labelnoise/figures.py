@@ -38,6 +38,10 @@ METHOD_ORDER = (
     "hardness",
     "aum",
     "consensus",
+    "oracle_relabel",
+    "cleanlab_relabel",
+    "consensus_relabel",
+    "gce",
 )
 _MARKERS = "osD^vP*Xh<>p"
 

@@ -47,8 +47,8 @@ DETECT_COLUMNS = (
 
 
 def rate_name(rate: float) -> str:
-    """The spelling of ``rate`` in file and folder names (``0.2``, ``0.0``), as DVC writes
-    ``${item}`` for the floats of ``noise.rates``."""
+    """The one spelling of ``rate`` in file and folder names (``0.2``, ``0.0``; ``0`` is
+    ``0.0``)."""
     return str(float(rate))
 
 
@@ -59,12 +59,13 @@ class Grid:
     Attributes
     ----------
     rates : tuple of float
-        ``noise.rates``.
+        The grid's rates (:attr:`labelnoise.params.Params.rates`).
     detected : tuple of str
         Methods whose flags are scored against the flips (``clean.methods`` and
         ``clean.trained``, without ``none``, which flags nothing).
     retrained : tuple of str
-        ``retrain.methods``; the baseline ``none`` is read from ``baseline/``.
+        Every retrained arm (``retrain.arms``: the dropping methods, ``<method>_relabel``, the
+        robust losses); the baseline ``none`` is read from ``baseline/``.
     """
 
     rates: tuple[float, ...]
@@ -76,10 +77,20 @@ class Grid:
         """The grid of a validated :class:`labelnoise.params.Params`."""
         detected = [m for m in params.clean.cleaned if m != BASELINE]
         return cls(
-            tuple(float(r) for r in params.noise.rates),
+            tuple(float(r) for r in params.rates),
             tuple(detected),
-            tuple(params.retrain.methods),
+            tuple(params.retrain.arms),
         )
+
+
+def is_reference(arm: str) -> bool:
+    """Whether a retrained arm is a reference point, not a way to clean: the baseline, the
+    arms of the methods that read the true flips (``oracle``, ``random``) and their relabel
+    arms (``oracle_relabel``: every true label)."""
+    from labelnoise.clean import REFERENCE
+    from labelnoise.clean.relabel import SUFFIX
+
+    return arm.removesuffix(SUFFIX) in REFERENCE
 
 
 def baseline_file(root: Path, rate: float) -> Path:

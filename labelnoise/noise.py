@@ -284,3 +284,48 @@ def trusted_noise_estimate(
         per_class=np.rint(per_class).astype(np.int64),
         thresholds=thresholds,
     )
+
+
+def cross_validated_noise_estimate(
+    pred_probs: np.ndarray, given: np.ndarray, *, n_classes: int
+) -> NoiseEstimate:
+    """cleanlab's own estimate of the train set's noise, from its out-of-sample probabilities
+    alone: what stands in for :func:`trusted_noise_estimate` when the trusted set was carved
+    out of the given labels (its labels are then no truth to calibrate on).
+
+    Parameters
+    ----------
+    pred_probs
+        float ``(n, C)`` out-of-sample probabilities of the train examples; rows sum to 1.
+    given
+        int ``(n,)`` given train labels; every class must occur.
+    n_classes
+        Number of classes C.
+
+    Returns
+    -------
+    NoiseEstimate
+        cleanlab's calibrated confident joint (``estimate_joint``) with its own thresholds (the
+        mean probability of each class over the examples given it). It counts the models' own
+        confident mistakes as noise, so it runs somewhat high.
+    """
+    from cleanlab.count import estimate_joint
+
+    from labelnoise.clean.base import check_labels, validate_pred_probs
+
+    name = "cross_validated_noise_estimate"
+    given = check_labels(np.asarray(given).ravel(), n_classes=n_classes, what="given", name=name)
+    probs = validate_pred_probs(pred_probs, n=given.size, n_classes=n_classes, name=name)
+    counts = np.bincount(given, minlength=n_classes)
+    if (counts == 0).any():
+        raise ValueError(
+            f"the given labels have no example of class(es) {np.flatnonzero(counts == 0).tolist()}"
+        )
+    joint = estimate_joint(given, probs)
+    per_class = given.size * (joint.sum(1) - np.diag(joint))
+    return NoiseEstimate(
+        joint=joint,
+        rate=float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)),
+        per_class=np.rint(per_class).astype(np.int64),
+        thresholds=np.array([probs[given == c, c].mean() for c in range(n_classes)]),
+    )

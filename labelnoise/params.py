@@ -22,7 +22,7 @@ class _Section(BaseModel):
 
 class DataParams(_Section):
     source: Literal["generate", "folder", "csv"] = "generate"
-    path: str | None = None
+    path: str = Field("images", min_length=1)
     task: Literal["coarse", "fine", "custom"] = "coarse"
     image_size: int = Field(32, ge=8, le=512)
     base: Literal["skimage", "procedural", "folder"] = "skimage"
@@ -56,8 +56,6 @@ class DataParams(_Section):
 
     @model_validator(mode="after")
     def _paths(self) -> DataParams:
-        if self.source in ("folder", "csv") and not self.path:
-            raise ValueError(f"data.path is required when data.source is {self.source!r}")
         if self.base == "folder" and not self.base_path:
             raise ValueError("data.base_path is required when data.base is 'folder'")
         return self
@@ -67,15 +65,17 @@ class NoiseParams(_Section):
     rates: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2])
     kind: Literal["symmetric", "pairflip", "within_coarse", "matrix"] = "symmetric"
     matrix: list[list[float]] | None = None
+    inject_own: bool = False
 
     @field_validator("rates", mode="before")
     @classmethod
-    def _spelled_as_floats(cls, value: object) -> object:
-        # DVC names each rate's folders by its spelling: 0 and 0.0 would be two folders.
+    def _one_spelling(cls, value: object) -> object:
+        # Files and folders are named by a rate's float spelling: 0 and 0.0 are one rate.
         if isinstance(value, list):
-            ints = [rate for rate in value if isinstance(rate, int) and not isinstance(rate, bool)]
-            if ints:
-                raise ValueError(f"write every rate as a float (0.0, not 0), got {ints}")
+            return [
+                float(rate) if isinstance(rate, int) and not isinstance(rate, bool) else rate
+                for rate in value
+            ]
         return value
 
     @field_validator("rates")
@@ -107,6 +107,8 @@ class TrainParams(_Section):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(5.0e-4, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    loss: Literal["cross_entropy", "gce"] = "cross_entropy"
+    gce_q: float = Field(0.7, gt=0.0, le=1.0)
     warmup_epochs: float = Field(1.0, ge=0.0)
     crop_padding: int = Field(2, ge=0)
     hflip: bool = True
@@ -185,6 +187,24 @@ class CleanParams(_Section):
 
 class RetrainParams(_Section):
     methods: list[str]
+    relabel: list[str] = Field(default_factory=list)
+    confidence: float = Field(0.5, gt=0.0, le=1.0)
+    robust: list[Literal["gce"]] = Field(default_factory=list)
+
+    @field_validator("methods", "relabel", "robust")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"arms must be distinct, got {value}")
+        return value
+
+    @property
+    def arms(self) -> list[str]:
+        """Every retrained arm: the methods that drop, ``<method>_relabel`` for those that
+        relabel, then the robust losses (the arm trained on the noisy labels is the baseline)."""
+        from labelnoise.clean.relabel import SUFFIX
+
+        return [*self.methods, *(f"{m}{SUFFIX}" for m in self.relabel), *self.robust]
 
 
 class ReportParams(_Section):
@@ -192,6 +212,14 @@ class ReportParams(_Section):
     top_k: int = Field(8, ge=1)
     methods: list[str] | None = None
     tsne_method: str | None = None
+
+
+class ResultsParams(_Section):
+    rate: float | None = None  # None: as report.rate
+    method: str | None = None  # None: consensus when it runs, else the first cleaning method
+    links: Literal["hardlink", "symlink", "auto"] = "hardlink"
+    n_neighbors: int = Field(20, ge=2)
+    near_duplicate: float = Field(0.1, gt=0.0, lt=1.0)
 
 
 class Params(_Section):
@@ -203,7 +231,16 @@ class Params(_Section):
     retrain: RetrainParams
     regress: dict[str, Any] = Field(default_factory=dict)
     report: ReportParams = Field(default_factory=ReportParams)
-    results: dict[str, Any] = Field(default_factory=dict)
+    results: ResultsParams = Field(default_factory=ResultsParams)
+
+    @property
+    def rates(self) -> list[float]:
+        """The grid's false-label rates: ``noise.rates``, or with your own images
+        (``data.source`` folder or csv) your labels as given, ``[0.0]``, unless
+        ``noise.inject_own`` falsifies them at ``noise.rates`` on top."""
+        if self.data.source != "generate" and not self.noise.inject_own:
+            return [0.0]
+        return list(self.noise.rates)
 
     @model_validator(mode="after")
     def _within_coarse_needs_fine(self) -> Params:
@@ -215,24 +252,44 @@ class Params(_Section):
         return self
 
     @model_validator(mode="after")
-    def _report_rate(self) -> Params:
-        rates = self.noise.rates
+    def _report_and_results_rates(self) -> Params:
+        rates = self.rates
         if self.report.rate is None:
             positive = [rate for rate in rates if 0.0 < rate <= 0.2] or rates
             object.__setattr__(self.report, "rate", max(positive))
         elif self.report.rate not in rates:
-            raise ValueError(f"report.rate {self.report.rate} is not one of noise.rates {rates}")
+            raise ValueError(f"report.rate {self.report.rate} is not one of the rates {rates}")
+        if self.results.rate is None:
+            object.__setattr__(self.results, "rate", self.report.rate)
+        elif self.results.rate not in rates:
+            raise ValueError(f"results.rate {self.results.rate} is not one of the rates {rates}")
+        return self
+
+    @model_validator(mode="after")
+    def _results_method(self) -> Params:
+        from labelnoise.clean import REFERENCE
+
+        valid = [name for name in self.clean.cleaned if name not in REFERENCE]
+        if self.results.method is None:
+            chosen = "consensus" if "consensus" in valid else next(iter(valid), None)
+            object.__setattr__(self.results, "method", chosen)
+        elif self.results.method not in valid:
+            raise ValueError(
+                f"results.method {self.results.method!r} is not a cleaning method of "
+                f"clean.methods or clean.trained; valid: {valid}"
+            )
         return self
 
     @model_validator(mode="after")
     def _retrain_methods(self) -> Params:
         valid = set(self.clean.cleaned) - {"none"}
-        unknown = [name for name in self.retrain.methods if name not in valid]
-        if unknown:
-            raise ValueError(
-                f"retrain.methods {unknown} are not cleaned (none is the baseline itself); "
-                f"valid: {sorted(valid)}"
-            )
+        for key in ("methods", "relabel"):
+            unknown = [name for name in getattr(self.retrain, key) if name not in valid]
+            if unknown:
+                raise ValueError(
+                    f"retrain.{key} {unknown} are not cleaned (none is the baseline itself); "
+                    f"valid: {sorted(valid)}"
+                )
         return self
 
 

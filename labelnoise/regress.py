@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from labelnoise.metrics import BASELINE, Metrics
+from labelnoise.metrics import BASELINE, Metrics, is_reference
 
 INVERSE_FEATURES = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
 
@@ -630,9 +630,6 @@ def regression_report(
     }
 
 
-REFERENCE_ARMS = (BASELINE, "oracle", "random")
-
-
 def _best(means: pd.Series) -> tuple[str | None, float | None]:
     means = means.dropna()
     if means.empty:
@@ -729,7 +726,7 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     """
     runs = metrics.runs[np.isclose(metrics.runs["rate"], rate)]
     accuracy = runs.groupby("method")["accuracy"].mean()
-    cleaned = accuracy.drop([m for m in REFERENCE_ARMS if m in accuracy.index])
+    cleaned = accuracy.drop([m for m in accuracy.index if is_reference(m)])
     best_method, best_accuracy = _best(cleaned)
     noisy, oracle = accuracy.get(BASELINE), accuracy.get("oracle")
     recovery, interval = None, None
@@ -740,11 +737,11 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
             *(tuple(counts.loc[m]) for m in (BASELINE, best_method, "oracle"))
         )
     detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
-    detect = detect[~detect["method"].isin(REFERENCE_ARMS)].groupby("method")
+    detect = detect[~detect["method"].map(is_reference)].groupby("method")
     f1_method, f1 = _best(detect["f1"].mean())
     f1k_method, f1k = _best(detect["f1_at_k"].mean())
     auroc_method, auroc = _best(detect["auroc"].mean())
-    estimators = noise_rate_errors(metrics.detect[~metrics.detect["method"].isin(REFERENCE_ARMS)])
+    estimators = noise_rate_errors(metrics.detect[~metrics.detect["method"].map(is_reference)])
     return {
         "rate": float(rate),
         "accuracy": {name: float(value) for name, value in accuracy.items()},

@@ -22,9 +22,12 @@ FIGURES: dict[str, tuple[str, str]] = {
     "accuracy_vs_rate": (
         "Accuracy vs false-label rate",
         "Test accuracy on clean test labels. <i>none</i> is trained on the noisy labels as given; "
-        "every other method is retrained after removing what it flagged. Markers are observed, "
-        "lines the binomial GLM fit. Higher and flatter is better; <i>oracle</i> (drop exactly "
-        "the false labels) is the ceiling and <i>random</i> (drop as many at random) the floor.",
+        "every other method is retrained after removing what it flagged (<i>_relabel</i>: after "
+        "giving the flagged examples it is sure of their suggested label; <i>gce</i>: every "
+        "noisy label, a robust loss). Markers are observed, lines the binomial GLM fit. Higher "
+        "and flatter is better; <i>oracle</i> (drop exactly the false labels) and "
+        "<i>oracle_relabel</i> (every true label) are ceilings, <i>random</i> (drop as many at "
+        "random) the floor.",
     ),
     "detection_vs_rate": (
         "Detection quality vs false-label rate",
@@ -65,6 +68,10 @@ FIGURES: dict[str, tuple[str, str]] = {
         "How the images were made",
         "Examples of the generated task: original, altered region outlined, altered image.",
     ),
+    "examples": (
+        "Your images",
+        "Random train images of every class, as imported (one row per given class).",
+    ),
 }
 """Title and caption of each figure the report knows, by file stem; others get their stem."""
 
@@ -80,6 +87,8 @@ nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(-
 nav a { margin-right: 18px; color: var(--accent); text-decoration: none; }
 h1 { margin: 0 0 8px; } h2 { margin-top: 36px; border-bottom: 2px solid var(--line); }
 .lead { max-width: 80ch; }
+.notice { max-width: 90ch; border-left: 6px solid #e08a00; background: #fff6e5;
+          padding: 8px 12px; }
 .muted { color: var(--muted); font-size: 13px; }
 .table-wrap { overflow-x: auto; margin: 0 0 16px; }
 table { border-collapse: collapse; font-size: 14px; }
@@ -100,7 +109,7 @@ figcaption { max-width: 90ch; color: var(--muted); }
             position: sticky; top: 38px; z-index: 1; }
 .controls label { font-weight: 600; }
 select, button { font: inherit; padding: 2px 6px; }
-#gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
+#gallery, .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
            gap: 10px; margin: 12px 0 40px; }
 .card { display: flex; gap: 8px; border: 1px solid var(--line); border-left-width: 6px;
         padding: 6px; background: #fff; font-size: 13px; line-height: 1.35; }
@@ -496,6 +505,14 @@ def _inverse_table(regression: dict) -> str:
 # ----------------------------------------------------------------------------- gallery
 
 
+def _ident(row) -> str:
+    """How a card names its image: the file name of your own image, else the dataset id."""
+    path = getattr(row, "path", None)
+    if isinstance(path, str) and path:
+        return path.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"id {int(row.id)}" if hasattr(row, "id") else f"row {int(row.row)}"
+
+
 def _cards(suspects: pd.DataFrame, images: np.ndarray, class_names: Sequence[str]) -> str:
     uris: dict[int, str] = {}
     for row in np.unique(suspects["row"].to_numpy()):
@@ -523,8 +540,7 @@ def _cards(suspects: pd.DataFrame, images: np.ndarray, class_names: Sequence[str
                 lines.append(f'<div class="truth bad">false label{true}</div>')
             else:
                 lines.append('<div class="truth ok">label is correct</div>')
-        ident = f"id {int(s.id)}" if "id" in suspects.columns else f"row {int(s.row)}"
-        lines.append(f'<div class="muted">{ident} · {_esc(s.method)}</div>')
+        lines.append(f'<div class="muted">{_esc(_ident(s))} · {_esc(s.method)}</div>')
         css = {"true": " false-label", "false": " correct-label"}.get(state, "")
         cards.append(
             f'<div class="card{css}" data-method="{_esc(s.method)}" data-class="{_esc(given)}" '
@@ -585,6 +601,99 @@ def _gallery(
     )
 
 
+ISSUE_COLUMNS = ("row", "kind", "detail", "label_name")
+"""Columns of the other-issues table: train row, ``outlier`` / ``exact duplicate`` / ``near
+duplicate``, what to say of it (score, group), the given label's name."""
+
+
+def _other_issues(issues: pd.DataFrame, images: np.ndarray, *, rate: float) -> str:
+    if len(issues) == 0:
+        return "<p>No outliers or duplicates among the train images.</p>"
+    cards = []
+    for s in issues.itertuples(index=False):
+        given = s.label_name
+        cards.append(
+            f'<div class="card" data-kind="{_esc(s.kind)}">'
+            f'<img src="{thumbnail_uri(images[int(s.row)])}" alt="{_esc(s.kind)}: '
+            f'{_esc(_ident(s))}"><div><div class="score">{_esc(s.kind)}</div>'
+            f"<div>{_esc(s.detail)}</div><div>given: <b>{_esc(given)}</b></div>"
+            f'<div class="muted">{_esc(_ident(s))}</div></div></div>'
+        )
+    counts = issues["kind"].value_counts()
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return (
+        f"<p>From the features of the model trained at rate {rate:g} (results/outliers.csv, "
+        f"results/duplicates.csv): {_esc(summary)}.</p>"
+        f'<div id="other-issues-gallery" class="gallery">{"".join(cards)}</div>'
+    )
+
+
+def other_issues_table(
+    outliers: pd.DataFrame, duplicates: pd.DataFrame, train_ids: np.ndarray, *, limit: int
+) -> pd.DataFrame:
+    """The outliers and duplicates the report shows, as rows of :data:`ISSUE_COLUMNS` + ``path``.
+
+    Parameters
+    ----------
+    outliers, duplicates
+        ``results/outliers.csv`` and ``results/duplicates.csv`` (the tables of
+        :mod:`labelnoise.neighbours`).
+    train_ids
+        ``(n,)`` dataset ids of the train images in train order (row = position).
+    limit
+        At most this many outliers (the most outlying) and this many duplicate rows.
+    """
+    row_of = pd.Series(np.arange(len(train_ids)), index=train_ids)
+    found = outliers[outliers["is_outlier"]].head(limit)
+    frames = [
+        pd.DataFrame(
+            {
+                "row": row_of[found["id"]].to_numpy(),
+                "kind": "outlier",
+                "detail": [f"outlier factor {v:.2f}" for v in found["outlier_score"]],
+                "label_name": found["given_label"].to_numpy(),
+                "path": found["path"].to_numpy(),
+            }
+        )
+    ]
+    dupes = duplicates.head(limit)
+    frames.append(
+        pd.DataFrame(
+            {
+                "row": row_of[dupes["id"]].to_numpy(),
+                "kind": [f"{k} duplicate" for k in dupes["kind"]],
+                "detail": [f"group {g}" for g in dupes["group"]],
+                "label_name": dupes["given_label"].to_numpy(),
+                "path": dupes["path"].to_numpy(),
+            }
+        )
+    )
+    return pd.concat(frames, ignore_index=True)
+
+
+def trust_notice(split_origin: Mapping[str, str]) -> str | None:
+    """What rests on your own, unverified labels when the trusted val split or the test split
+    was carved out of train (``split_origin`` of an imported dataset's metadata); ``None``
+    when both were given."""
+    carved = [s for s in ("val", "test") if split_origin.get(s) == "carved"]
+    if not carved:
+        return None
+    rests = []
+    if "val" in carved:
+        rests.append(
+            "the trusted validation set, and so the noise-rate estimate, every flag count "
+            "(count: trusted) and Training-ValueNet's values"
+        )
+    if "test" in carved:
+        rests.append("the test set, and so every test accuracy")
+    return (
+        f"No {' or '.join(f'{s}/' for s in carved)} folder of checked labels was given: "
+        f"{' and '.join(rests)} rest on labels carved out of your own training labels, which may "
+        "be wrong themselves. Add a small val/ folder (tens of images per class) whose labels a "
+        "person has checked."
+    )
+
+
 # ----------------------------------------------------------------------------- page
 
 
@@ -600,6 +709,9 @@ def build_report(
     rate: float,
     title: str = "labelnoise report",
     default_method: str | None = None,
+    other_issues: pd.DataFrame | None = None,
+    issues_rate: float | None = None,
+    notice: str | None = None,
 ) -> str:
     """Render the whole report as one self-contained HTML page.
 
@@ -631,6 +743,11 @@ def build_report(
         Page title.
     default_method
         Method the gallery shows first (default: the first in ``suspects``).
+    other_issues
+        Outliers and duplicates to show (columns :data:`ISSUE_COLUMNS`, optionally ``path``),
+        found at ``issues_rate`` (default ``rate``); no such section when ``None``.
+    notice
+        A warning shown under the title (e.g. which numbers rest on unverified labels).
 
     Returns
     -------
@@ -644,6 +761,8 @@ def build_report(
         "detect",
     )
     _require_columns(suspects, SUSPECT_COLUMNS, "suspects")
+    if other_issues is not None:
+        _require_columns(other_issues, ISSUE_COLUMNS, "other_issues")
     if len(suspects) == 0:
         raise ValueError("suspects is empty: nothing to show in the review gallery")
     if "none" not in set(runs["method"]):
@@ -689,7 +808,9 @@ def build_report(
         "A fraction of the training labels was deliberately falsified (the false-label rate); "
         "a model was trained on them and tested on clean labels. Each cleaning method then "
         "scored every training example (higher score = more likely mislabelled), flagged some, "
-        "and the model was retrained without the flagged ones. The tables show how accuracy "
+        "and the model was retrained without the flagged ones (the _relabel arms keep those "
+        "it can fix, under their suggested label; gce trains through the noise with a robust "
+        "loss). The tables show how accuracy "
         "falls with the rate, how well each method finds the false labels, and how fast "
         "accuracy degrades (regression). Click a column header to sort a table. The gallery at "
         f"the end shows, at rate {rate:g}, each method's top suspects per class, as a person "
@@ -705,12 +826,19 @@ def build_report(
             _estimates_tables(detect, regression),
         ),
         ("figures", "Figures", figure_html),
+    ]
+    if other_issues is not None:
+        at = rate if issues_rate is None else issues_rate
+        html = _other_issues(other_issues, images, rate=at)
+        sections.append(("other-issues", "Other issues: outliers and duplicates", html))
+    sections += [
         (
             "review",
             f"Review gallery: top suspects per class at false-label rate {rate:g}",
             _gallery(suspects, images, class_names, default=default),
         ),
     ]
+    banner = "" if notice is None else f'<p class="notice" role="alert">{_esc(notice)}</p>'
     nav = "".join(
         f'<a href="#{sid}">{_esc(heading.split(":")[0])}</a>' for sid, heading, _ in sections
     )
@@ -723,7 +851,7 @@ def build_report(
         f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{_CSS}</style></head><body>"
-        f'<header><h1>{_esc(title)}</h1><p class="lead">{_esc(lead)}</p></header>'
+        f'<header><h1>{_esc(title)}</h1><p class="lead">{_esc(lead)}</p>{banner}</header>'
         f"<nav>{nav}</nav>{body}"
         f"<script>{_JS}</script></body></html>\n"
     )

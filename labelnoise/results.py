@@ -16,9 +16,6 @@ import pandas as pd
 
 from labelnoise.clean import CleanResult
 
-DEFAULTS = {"method": "consensus", "links": "hardlink"}
-"""``results`` params a run may leave out: whose flags decide, and how the trees link."""
-
 
 def label_issues_table(
     index: pd.DataFrame,
@@ -30,7 +27,8 @@ def label_issues_table(
     rank_by: str = "consensus",
     flipped: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Every train example with each method's score and flag, most suspect first.
+    """Every train example with each method's score and flag, most suspect first, in the
+    columns cleanlab's ``find_label_issues`` and ``Datalab`` users know.
 
     Parameters
     ----------
@@ -39,43 +37,50 @@ def label_issues_table(
     given
         Given labels, shape ``(n,)``.
     pred_probs
-        Out-of-sample probabilities, shape ``(n, C)``; their argmax is the suggested label.
+        Out-of-sample probabilities, shape ``(n, C)``; their argmax is the predicted label.
     results
         Cleaning results by method name; each score is higher = more likely mislabelled.
     rank_by
-        Method whose score orders the rows (descending).
+        Method whose flags are ``is_label_issue`` and whose score orders the rows.
     flipped
         Injected flips, shape ``(n,)``, when the labels were falsified on purpose.
 
     Returns
     -------
     pandas.DataFrame
-        ``rank, id, path, given, given_name, suggested, suggested_name, suggested_prob``, then
-        ``<method>_score`` and ``<method>_flag`` per method, and ``injected_flip`` if known.
+        ``rank, id, path, is_label_issue, label_score`` (in ``[0, 1)``, cleanlab's direction:
+        lower = more likely mislabelled; 1 − the percentile of ``rank_by``'s score),
+        ``given_label, predicted_label`` (class names), ``predicted_prob``, then
+        ``<method>_suspicion`` (higher = more likely mislabelled) and ``<method>_flag`` per
+        method, and ``injected_flip`` if known.
     """
+    from scipy.stats import rankdata
+
     if rank_by not in results:
         raise ValueError(f"cannot rank by {rank_by!r}: results only for {sorted(results)}")
     names = np.asarray(class_names)
-    suggested = pred_probs.argmax(axis=1)
+    predicted = pred_probs.argmax(axis=1)
+    for name, result in results.items():
+        if len(result.scores) != len(given):
+            raise ValueError(f"{name}: {len(result.scores)} scores for {len(given)} examples")
+    chosen = results[rank_by]
     table = pd.DataFrame(
         {
             "id": index["id"].to_numpy(),
             "path": index["source"].to_numpy(),
-            "given": given,
-            "given_name": names[given],
-            "suggested": suggested,
-            "suggested_name": names[suggested],
-            "suggested_prob": pred_probs.max(axis=1),
+            "is_label_issue": chosen.flags,
+            "label_score": 1.0 - rankdata(chosen.scores) / len(given),
+            "given_label": names[given],
+            "predicted_label": names[predicted],
+            "predicted_prob": pred_probs.max(axis=1),
         }
     )
     for name, result in results.items():
-        if len(result.scores) != len(table):
-            raise ValueError(f"{name}: {len(result.scores)} scores for {len(table)} examples")
-        table[f"{name}_score"] = result.scores
+        table[f"{name}_suspicion"] = result.scores
         table[f"{name}_flag"] = result.flags
     if flipped is not None:
         table["injected_flip"] = flipped
-    table = table.sort_values(f"{rank_by}_score", ascending=False, kind="stable")
+    table = table.sort_values("label_score", kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)
 
@@ -110,7 +115,9 @@ def write_link_trees(
         ("flagged", files[files[flag_column]]),
     ):
         if len(rows):
-            link_tree(rows["path"].tolist(), rows["given_name"].tolist(), out_dir / tree, mode=mode)
+            link_tree(
+                rows["path"].tolist(), rows["given_label"].tolist(), out_dir / tree, mode=mode
+            )
         counts[tree] = len(rows)
     return counts
 
@@ -125,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", type=Path, default=Path("data/dataset"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
-    options = {**DEFAULTS, **load_params(args.params).results}
-    method, mode = options["method"], options["links"]
+    options = load_params(args.params).results
+    method, mode = options.method, options.links
     table = pd.read_csv(args.issues)
     flag = f"{method}_flag"
     if flag not in table.columns:

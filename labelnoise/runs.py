@@ -59,6 +59,95 @@ def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
     return labels
 
 
+ARMS = ("drop", "relabel", "robust")
+"""How a retrained arm treats a cleaning method's flags: drop the flagged examples, relabel
+those with a confident suggestion (dropping the rest), or none of them (a robust loss trains on
+every noisy label)."""
+
+
+def arm_name(method: str, arm: str) -> str:
+    """The arm's name in metric files: the method (or robust loss), ``<method>_relabel``."""
+    from labelnoise.clean.relabel import SUFFIX
+
+    return method + (SUFFIX if arm == "relabel" else "")
+
+
+def arm_labels(
+    labels: pd.DataFrame,
+    *,
+    arm: str,
+    flags: np.ndarray | None = None,
+    suggestion_probs: np.ndarray | None = None,
+    confidence: float = 0.5,
+    name: str = "retrain",
+) -> tuple[np.ndarray, np.ndarray]:
+    """What one retrained arm trains on at one rate.
+
+    Parameters
+    ----------
+    labels
+        The rate's ``labels.csv`` (:func:`read_noisy_labels`), ``n`` rows.
+    arm
+        One of :data:`ARMS`.
+    flags
+        ``(n,)`` bool, the cleaning method's flags (``drop`` and ``relabel``).
+    suggestion_probs
+        ``(n, C)`` probabilities the suggested labels are read from (``relabel``; see
+        :func:`labelnoise.clean.relabel.relabel_flagged`).
+    confidence
+        Of a suggestion, for ``relabel``.
+    name
+        Who asks, named in errors.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``(n,)`` labels to train with and ``(n,)`` bool rows to train on.
+    """
+    given = labels["given"].to_numpy()
+    if arm not in ARMS:
+        raise ValueError(f"{name}: unknown arm {arm!r}; valid: {', '.join(ARMS)}")
+    if arm == "robust":
+        return given, np.ones(len(given), dtype=bool)
+    if flags is None:
+        raise ValueError(f"{name}: the {arm} arm needs the method's flags")
+    if arm == "drop":
+        return given, ~np.asarray(flags, dtype=bool)
+    if suggestion_probs is None:
+        raise ValueError(f"{name}: the relabel arm needs suggestion probabilities")
+    from labelnoise.clean.relabel import relabel_flagged
+
+    plan = relabel_flagged(given, flags, suggestion_probs, confidence=confidence, name=name)
+    return plan.labels, plan.keep
+
+
+def arm_record(
+    labels: pd.DataFrame,
+    trained: np.ndarray,
+    keep: np.ndarray,
+    metrics: dict,
+    *,
+    rate: float,
+    method: str,
+) -> dict:
+    """One arm's metric file at one rate: its test ``metrics`` and what it trained on.
+
+    ``trained`` ``(n,)`` are the labels it trained with, ``keep`` ``(n,)`` the rows; the counts
+    say how many examples it dropped, relabelled, and kept under a false label.
+    """
+    given, true = labels["given"].to_numpy(), labels["true"].to_numpy()
+    return {
+        "rate": rate,
+        "method": method,
+        "n_kept": int(keep.sum()),
+        "n_removed": int((~keep).sum()),
+        "n_relabeled": int((keep & (trained != given)).sum()),
+        "n_flipped_kept": int(labels["flipped"].to_numpy()[keep].sum()),
+        "n_wrong_kept": int((keep & (trained != true)).sum()),
+        **metrics,
+    }
+
+
 @dataclass
 class TestedModel:
     model: object
@@ -155,31 +244,63 @@ def fold_model_metrics(
     dict
         ``fold_accuracy`` and ``fold_ece`` (mean over the fold models of test accuracy and
         expected calibration error; ECE lower = better calibrated), ``trusted_noise_rate``
-        (:func:`labelnoise.noise.trusted_noise_estimate`).
+        (:func:`noise_estimate`) and ``noise_estimate``, what that rests on
+        (:data:`NOISE_ESTIMATES`).
     """
     from labelnoise.evaluate import expected_calibration_error
-    from labelnoise.noise import trusted_noise_estimate
 
     _, test_labels, _ = dataset.split("test")
-    _, val_labels, _ = dataset.split("val")
     accuracy = [float((p.argmax(1) == test_labels).mean()) for p in test_probs]
     ece = [expected_calibration_error(test_labels, p) for p in test_probs]
-    estimate = trusted_noise_estimate(
-        pred_probs, given, val_probs, val_labels, n_classes=dataset.n_classes
-    )
     return {
         "fold_accuracy": float(np.mean(accuracy)),
         "fold_ece": float(np.mean(ece)),
-        "trusted_noise_rate": estimate.rate,
+        "trusted_noise_rate": noise_estimate(dataset, given, pred_probs, val_probs).rate,
+        "noise_estimate": NOISE_ESTIMATES[dataset.trusted_val],
     }
+
+
+NOISE_ESTIMATES = {
+    True: "trusted set",
+    False: "cross-validated: the val split was carved from the given labels",
+}
+"""What the noise estimate behind ``count: trusted`` rests on, by whether the val split is
+trusted (:attr:`labelnoise.data.Dataset.trusted_val`)."""
+
+
+def noise_estimate(dataset, given: np.ndarray, pred_probs: np.ndarray, val_probs: np.ndarray):
+    """The noise estimate that ``count: trusted`` flags by: calibrated on the trusted val set
+    (:func:`labelnoise.noise.trusted_noise_estimate`), or, when that split was carved out of
+    the given labels, cleanlab's cross-validated estimate from the train set alone
+    (:func:`labelnoise.noise.cross_validated_noise_estimate`).
+
+    Parameters
+    ----------
+    dataset
+        A :class:`labelnoise.data.Dataset`.
+    given
+        ``(n_train,)`` given train labels.
+    pred_probs
+        ``(n_train, C)`` out-of-sample probabilities of the train examples.
+    val_probs
+        ``(K, n_val, C)`` each fold model's probabilities of the val images.
+    """
+    from labelnoise.noise import cross_validated_noise_estimate, trusted_noise_estimate
+
+    if not dataset.trusted_val:
+        return cross_validated_noise_estimate(pred_probs, given, n_classes=dataset.n_classes)
+    _, val_labels, _ = dataset.split("val")
+    return trusted_noise_estimate(
+        pred_probs, given, val_probs, val_labels, n_classes=dataset.n_classes
+    )
 
 
 def trusted_estimate(
     dataset, given: np.ndarray, pred_probs: np.ndarray, train_dir: Path, *, name: str
 ):
-    """The trusted set's noise estimate (:func:`labelnoise.noise.trusted_noise_estimate`) for one
-    rate, from the ``train`` stage's out-of-sample and trusted-set probabilities; a bad array is
-    a ``ValueError`` naming its file.
+    """The noise estimate of one rate (:func:`noise_estimate`), from the ``train`` stage's
+    out-of-sample and trusted-set probabilities; a bad array is a ``ValueError`` naming its
+    file.
 
     Parameters
     ----------
@@ -196,7 +317,6 @@ def trusted_estimate(
     """
     from labelnoise.clean.base import validate_pred_probs
     from labelnoise.io import load_npy
-    from labelnoise.noise import trusted_noise_estimate
 
     probs_path = Path(train_dir) / "oos_probs.npy"
     validate_pred_probs(
@@ -204,11 +324,8 @@ def trusted_estimate(
     )
     val_path = Path(train_dir) / "val_probs.npy"
     val_probs = load_npy(val_path)
-    _, val_labels, _ = dataset.split("val")
     try:
-        return trusted_noise_estimate(
-            pred_probs, given, val_probs, val_labels, n_classes=dataset.n_classes
-        )
+        return noise_estimate(dataset, given, pred_probs, val_probs)
     except ValueError as err:
         raise ValueError(f"{name}: trusted-set estimate from {val_path}: {err}") from None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelnoise.metrics import BASELINE, Grid, Metrics, collect
+from labelnoise.metrics import BASELINE, Grid, Metrics, collect, is_reference
 
 
 def _cell(values: pd.Series, digits: int) -> str:
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             metrics = collect([args.metrics_dir], grid=grid, seeds=[params.seed])
     seeds = sorted(set(metrics.runs["seed"]))
-    cleaned = [m for m in grid.retrained if m not in ("oracle", "random")]
-    detected = [m for m in grid.detected if m not in ("oracle", "random")]
+    cleaned = [m for m in grid.retrained if not is_reference(m)]
+    detected = [m for m in grid.detected if not is_reference(m)]
     print(f"seeds {seeds}; each cell: mean" + (" (range over seeds)" if len(seeds) > 1 else ""))
     print("\nTest accuracy\n\n" + accuracy_markdown(metrics, [BASELINE, *grid.retrained]))
     print("\nRecovery, 95% interval\n\n" + recovery_markdown(metrics, cleaned))

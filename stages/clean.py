@@ -44,7 +44,7 @@ def main() -> None:
         atomic_path(args.metrics, directory=True) as metrics_dir,
         atomic_path(args.pr, directory=True) as pr_dir,
     ):
-        for rate in params.noise.rates:
+        for rate in params.rates:
             name = rate_name(rate)
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)

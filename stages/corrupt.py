@@ -29,7 +29,7 @@ def main() -> None:
     true = train["label"].to_numpy()
     kind = params.noise.kind
     with atomic_path(args.out, directory=True) as tmp:
-        for rate in params.noise.rates:
+        for rate in params.rates:
             given = corrupt_labels(
                 true,
                 rate=rate,

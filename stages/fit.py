@@ -33,7 +33,7 @@ def main() -> None:
     method = get_method(args.method)
     dataset = load_dataset(args.dataset, mmap=True)
     with atomic_path(args.out, directory=True) as tmp:
-        for rate in params.noise.rates:
+        for rate in params.rates:
             name = rate_name(rate)
             labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
             context = clean_context(

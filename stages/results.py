@@ -1,6 +1,7 @@
-"""Stage `results`: ranked label issues and the cleaned label file for one rate.
+"""Stage `results`: for one rate (`results.rate`; with your own images, your labels as given),
+ranked label issues in the columns cleanlab users know, the cleaned label file, and the issues
+that are not labels: outliers and exact or near duplicates, from the baseline's features.
 
-With your own data and `noise.rates: [0.0]` this is the answer: which given labels look wrong.
 The ImageFolder link trees of your images are made after the pipeline by
 `python -m labelnoise.results`, so that DVC can cache this stage without copying your images.
 """
@@ -8,6 +9,7 @@ The ImageFolder link trees of your images are made after the pipeline by
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from labelnoise.cli import run_stage
@@ -23,51 +25,65 @@ def main() -> None:
     parser.add_argument("--clean", type=Path, required=True, help="data/clean: <method>/<rate>.npz")
     parser.add_argument("--issues", type=Path, required=True, help="ranked label_issues.csv")
     parser.add_argument("--cleaned", type=Path, required=True, help="cleaned_labels.csv")
+    parser.add_argument("--outliers", type=Path, required=True, help="ranked outliers.csv")
+    parser.add_argument("--duplicates", type=Path, required=True, help="duplicates.csv")
     args = parser.parse_args()
     params = load_params()
-    from labelnoise.results import DEFAULTS, label_issues_table
+    options = params.results
+    if options.method is None:
+        raise ValueError("results: clean.methods and clean.trained hold no cleaning method")
 
-    options = {"rate": params.noise.rates[0], **DEFAULTS}
-    unknown = set(params.results) - set(options)
-    if unknown:
-        raise ValueError(
-            f"results: unknown parameter(s) {sorted(unknown)}; valid: {sorted(options)}"
-        )
-    options.update(params.results)
-    if options["rate"] not in params.noise.rates:
-        raise ValueError(f"results.rate {options['rate']} is not one of noise.rates")
-
-    from labelnoise.clean import load_result
+    from labelnoise.clean import REFERENCE, load_result
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
+    from labelnoise.neighbours import duplicates_table, neighbour_issues, outliers_table
+    from labelnoise.results import label_issues_table
+    from labelnoise.runs import read_noisy_labels
 
-    rate = rate_name(options["rate"])
+    rate = rate_name(options.rate)
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = pd.read_csv(args.noisy / rate / "labels.csv")
-    wanted = [m for m in params.clean.cleaned if m not in ("none", "oracle", "random")]
-    if options["method"] not in wanted:
-        raise ValueError(f"results.method {options['method']!r} is not cleaned; valid: {wanted}")
+    labels = read_noisy_labels(args.noisy / rate / "labels.csv", dataset)
+    given = labels["given"].to_numpy()
+    wanted = [m for m in params.clean.cleaned if m not in REFERENCE]
     results = {m: load_result(args.clean / m / f"{rate}.npz") for m in wanted}
     flipped = labels["flipped"].to_numpy(dtype=bool)
+    train_index = dataset.index[dataset.index["split"] == "train"]
     table = label_issues_table(
-        dataset.index[dataset.index["split"] == "train"],
-        labels["given"].to_numpy(),
+        train_index,
+        given,
         load_npy(args.train / rate / "oos_probs.npy"),
         results,
         class_names=dataset.classes,
-        rank_by=options["method"],
+        rank_by=options.method,
         flipped=flipped if flipped.any() else None,
     )
-    flag = f"{options['method']}_flag"
     write_csv(table, args.issues)
-    kept = table[~table[flag]].sort_values("id")
+    names = np.asarray(dataset.classes)
+    train = pd.DataFrame(
+        {"id": train_index["id"].to_numpy(), "path": train_index["source"].to_numpy()}
+    ).assign(label=given, given_label=names[given])
+    flags = results[options.method].flags
     write_csv(
-        kept[["id", "path", "given", "given_name"]].rename(
-            columns={"given": "label", "given_name": "label_name"}
+        train[~flags][["id", "path", "label", "given_label"]].rename(
+            columns={"given_label": "label_name"}
         ),
         args.cleaned,
     )
-    print(f"rate {rate}: {int(table[flag].sum())} of {len(table)} flagged by {options['method']}")
+    found = neighbour_issues(
+        load_npy(args.train / rate / "train_features.npy"),
+        images=dataset.split("train")[0],
+        n_neighbors=options.n_neighbors,
+        near_duplicate=options.near_duplicate,
+    )
+    write_csv(outliers_table(found, train), args.outliers)
+    duplicates = duplicates_table(found, train)
+    write_csv(duplicates, args.duplicates)
+    print(
+        f"rate {rate}: {int(flags.sum())} of {len(table)} labels flagged by {options.method}; "
+        f"{int(found.is_outlier.sum())} outliers; {duplicates['group'].nunique()} duplicate "
+        f"groups ({int(found.exact_duplicate.sum())} exact, {int(found.near_duplicate.sum())} "
+        "near)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""Stage `retrain`: at every rate, train on what one cleaning method keeps and test on the clean
-test set.
+"""Stage `retrain`: at every rate, train one arm and test it on the clean test set.
+
+Arms (``--arm``): ``drop`` trains on what a cleaning method keeps; ``relabel`` also keeps the
+flagged examples it can fix, under their suggested label (``retrain.confidence``); ``robust``
+trains on every noisy label with a robust loss. Every arm takes the baseline's optimizer steps.
 
 With ``train.distributed`` the stage re-executes itself under torchrun as
 ``train.nproc_per_node`` processes that train data-parallel; the first one writes the outputs.
@@ -11,41 +14,51 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
+
 from labelnoise.cli import run_stage
 from labelnoise.io import read_json, write_json
 from labelnoise.params import load_params
+from labelnoise.runs import ARMS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", required=True)
+    parser.add_argument("--arm", choices=ARMS, default="drop")
+    parser.add_argument("--method", required=True, help="cleaning method, or robust loss")
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--noisy", type=Path, required=True, help="corrupt's folder of rates")
-    parser.add_argument("--flags", type=Path, required=True, help="the method's <rate>.npz")
+    parser.add_argument("--flags", type=Path, help="the method's <rate>.npz (drop, relabel)")
+    parser.add_argument("--train", type=Path, help="train's folder of rates (relabel)")
     parser.add_argument("--baseline", type=Path, required=True, help="train's <rate>.json")
     parser.add_argument("--out", type=Path, required=True, help="folder of <rate>.json metrics")
     parser.add_argument("--checkpoints", type=Path, required=True, help="resumable state")
     args = parser.parse_args()
+    if args.arm != "robust" and args.flags is None:
+        parser.error(f"--arm {args.arm} needs --flags")
+    if args.arm == "relabel" and args.train is None:
+        parser.error("--arm relabel needs --train")
     params = load_params()
 
-    from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
     from labelnoise.io import atomic_path
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import read_noisy_labels
+    from labelnoise.runs import arm_name, arm_record, read_noisy_labels
 
     dataset = load_dataset(args.dataset, mmap=True)
+    train_params = params.train
+    if args.arm == "robust":
+        train_params = train_params.model_copy(update={"loss": args.method})
     cells = []
-    for rate in params.noise.rates:
+    for rate in params.rates:
         name = rate_name(rate)
         labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
-        keep = ~load_result(args.flags / f"{name}.npz").flags
-        if len(keep) != len(labels):
-            raise ValueError(f"{args.flags}: {len(keep)} flags for {len(labels)} train examples")
-        cells.append((rate, name, labels, keep))
+        given, keep = _arm(args, params, labels, name, n_classes=dataset.n_classes)
+        same = keep.all() and np.array_equal(given, labels["given"]) and args.arm != "robust"
+        cells.append((rate, name, labels, given, keep, same))
 
     stage = nullcontext((0, 1))  # nothing to train: no torch, no workers
-    if not all(keep.all() for *_, keep in cells):
+    if not all(same for *_, same in cells):
         from labelnoise.train import resolve_device
         from labelnoise.train.distributed import data_parallel_stage
 
@@ -58,44 +71,59 @@ def main() -> None:
         )
     records = {}
     with stage as (rank, _):
-        for rate, name, labels, keep in cells:
-            records[name] = _retrain(args, params, dataset, rate, name, labels, keep)
+        for rate, name, labels, given, keep, same in cells:
+            if same:
+                # Same examples, labels, seed and config as the baseline: its result is this
+                # arm's (bit for bit on CPU; on CUDA a rerun would differ by run-to-run noise).
+                metrics = read_json(args.baseline / f"{name}.json")
+                metrics = {k: v for k, v in metrics.items() if k != "rate"}
+            else:
+                from labelnoise.runs import train_and_test
+
+                metrics = train_and_test(
+                    dataset,
+                    given,
+                    params=train_params,
+                    seed=params.seed,
+                    keep=keep,
+                    checkpoint_path=args.checkpoints / f"{name}.pt",
+                    desc=f"retrain {args.method} ({args.arm}) rate={name}",
+                ).metrics
+            records[name] = arm_record(
+                labels, given, keep, metrics, rate=rate, method=arm_name(args.method, args.arm)
+            )
     if rank > 0:
         return  # every process holds the same metrics; the first one writes them
     with atomic_path(args.out, directory=True) as tmp:
         for name, record in records.items():
             write_json(tmp / f"{name}.json", record)
-            kept, accuracy = record["n_kept"], record["accuracy"]
-            print(f"{args.method} @ {name}: kept {kept}, accuracy {accuracy:.4f}")
+            print(
+                f"{record['method']} @ {name}: kept {record['n_kept']}, relabelled "
+                f"{record['n_relabeled']}, accuracy {record['accuracy']:.4f}"
+            )
 
 
-def _retrain(args, params, dataset, rate: float, name: str, labels, keep) -> dict:
-    if keep.all():
-        # Same examples, labels, seed and config as the baseline: its result is this run's (bit
-        # for bit on CPU; on CUDA a rerun would differ only by run-to-run noise).
-        metrics = read_json(args.baseline / f"{name}.json")
-        metrics = {k: v for k, v in metrics.items() if k != "rate"}
-    else:
-        from labelnoise.runs import train_and_test
+def _arm(args, params, labels, name: str, *, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The labels ``(n,)`` this arm trains with and the rows ``(n,)`` it keeps, at one rate."""
+    from labelnoise.clean import get_method, load_result
+    from labelnoise.io import load_npy
+    from labelnoise.runs import arm_labels
 
-        metrics = train_and_test(
-            dataset,
-            labels["given"].to_numpy(),
-            params=params.train,
-            seed=params.seed,
-            keep=keep,
-            checkpoint_path=args.checkpoints / f"{name}.pt",
-            desc=f"retrain {args.method} rate={name}",
-        ).metrics
-    kept_flipped = int(labels["flipped"].to_numpy()[keep].sum())
-    return {
-        "rate": rate,
-        "method": args.method,
-        "n_kept": int(keep.sum()),
-        "n_removed": int((~keep).sum()),
-        "n_flipped_kept": kept_flipped,
-        **metrics,
-    }
+    if args.arm == "robust":
+        return arm_labels(labels, arm="robust")
+    flags = load_result(args.flags / f"{name}.npz").flags
+    if len(flags) != len(labels):
+        raise ValueError(f"{args.flags}: {len(flags)} flags for {len(labels)} train examples")
+    probs = None
+    if args.arm == "relabel":
+        if getattr(get_method(args.method), "suggests_truth", False):
+            probs = np.eye(n_classes)[labels["true"].to_numpy()]
+        else:
+            probs = load_npy(args.train / name / "oos_probs.npy")
+    return arm_labels(
+        labels, arm=args.arm, flags=flags, suggestion_probs=probs,
+        confidence=params.retrain.confidence, name=f"{args.method} ({args.arm})",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

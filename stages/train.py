@@ -1,12 +1,16 @@
-"""Stage `train`: the noisy-label baseline at one rate, out-of-sample probabilities, features.
+"""Stage `train`: at every rate of the grid, the noisy-label baseline, out-of-sample
+probabilities and features.
 
-With ``train.distributed`` the stage re-executes itself under torchrun as
-``train.nproc_per_node`` processes that train data-parallel; the first one writes the outputs.
+One process trains every rate (``params.rates``: the injected rates, or your labels as given),
+so the grid follows the params without naming a rate in `dvc.yaml`. With ``train.distributed``
+the stage re-executes itself under torchrun as ``train.nproc_per_node`` processes that train
+data-parallel; the first one writes the outputs.
 """
 
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +22,12 @@ from labelnoise.params import Params, load_params
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument(
-        "--labels", type=Path, required=True, help="labels.csv of the corrupt stage"
-    )
-    parser.add_argument("--out", type=Path, required=True, help="directory of arrays and weights")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--confusion", type=Path, required=True)
-    parser.add_argument("--live", type=Path, required=True, help="dvclive directory")
+    parser.add_argument("--noisy", type=Path, required=True, help="corrupt's folder of rates")
+    parser.add_argument("--out", type=Path, required=True, help="<rate>/ arrays and weights")
+    parser.add_argument("--metrics", type=Path, required=True, help="<rate>.json metrics")
+    parser.add_argument("--confusion", type=Path, required=True, help="baseline-<rate>.csv")
+    parser.add_argument("--live", type=Path, required=True, help="<rate>/ dvclive folders")
     parser.add_argument("--checkpoints", type=Path, required=True)
     args = parser.parse_args()
     params = load_params()
@@ -44,30 +45,41 @@ def main() -> None:
         nproc_per_node=params.train.nproc_per_node,
         cuda=cuda,
     )
-    with stage as (rank, size):
+    with stage as (rank, size), ExitStack() as outputs:
         if size > 1 and rank == 0:
             print(f"training data-parallel on {size} processes ({dist.get_backend()})", flush=True)
-        train(args, params, rank=rank)
+        # Only the first process writes; each output folder appears whole or not at all.
+        dirs = (args.out, args.metrics, args.confusion)
+        out, metrics, confusion = (
+            outputs.enter_context(atomic_path(d, directory=True)) if rank == 0 else None
+            for d in dirs
+        )
+        for rate in params.rates:
+            train(args, params, rate, out=out, metrics=metrics, confusion=confusion)
 
 
-def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
+def train(
+    args: argparse.Namespace, params: Params, rate: float, *, out, metrics, confusion
+) -> None:
     import torch
 
     from labelnoise.data import load_dataset
+    from labelnoise.metrics import rate_name
     from labelnoise.runs import fold_model_metrics, read_noisy_labels, train_and_test, train_config
     from labelnoise.train import extract_features, out_of_sample_folds
 
+    name = rate_name(rate)
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = read_noisy_labels(args.labels, dataset)
+    labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
     given = labels["given"].to_numpy()
     tested = train_and_test(
         dataset,
         given,
         params=params.train,
         seed=params.seed,
-        log_dir=args.live,
-        checkpoint_path=args.checkpoints / "full.pt",
-        desc=f"train rate={args.rate}",
+        log_dir=args.live / name,
+        checkpoint_path=args.checkpoints / name / "full.pt",
+        desc=f"train rate={name}",
     )
     train_images, _, _ = dataset.split("train")
     val_images, _, _ = dataset.split("val")
@@ -86,26 +98,27 @@ def train(args: argparse.Namespace, params: Params, *, rank: int) -> None:
     fold_metrics = fold_model_metrics(
         dataset, given, folds.proba, folds.others[:, len(val_images) :], val_probs
     )
-    if rank > 0:
+    if out is None:
         return  # every process holds the same results; the first one writes them
     batch = params.train.eval_batch_size
-    with atomic_path(args.out, directory=True) as tmp:
-        torch.save(tested.model.state_dict(), tmp / "model.pt")
-        save_npy(tmp / "oos_probs.npy", folds.proba.astype(np.float32))
-        save_npy(tmp / "folds.npy", folds.fold)
-        save_npy(tmp / "val_probs.npy", val_probs.astype(np.float32))
-        save_npy(
-            tmp / "train_features.npy",
-            extract_features(tested.model, train_images, batch_size=batch),
-        )
-        save_npy(
-            tmp / "val_features.npy", extract_features(tested.model, val_images, batch_size=batch)
-        )
-        save_npy(tmp / "test_probs.npy", tested.test_proba.astype(np.float32))
-    write_json(args.metrics, {"rate": args.rate, **tested.metrics, **fold_metrics})
-    write_csv(tested.confusion, args.confusion)
+    folder = out / name
+    folder.mkdir()
+    torch.save(tested.model.state_dict(), folder / "model.pt")
+    save_npy(folder / "oos_probs.npy", folds.proba.astype(np.float32))
+    save_npy(folder / "folds.npy", folds.fold)
+    save_npy(folder / "val_probs.npy", val_probs.astype(np.float32))
+    save_npy(
+        folder / "train_features.npy",
+        extract_features(tested.model, train_images, batch_size=batch),
+    )
+    save_npy(
+        folder / "val_features.npy", extract_features(tested.model, val_images, batch_size=batch)
+    )
+    save_npy(folder / "test_probs.npy", tested.test_proba.astype(np.float32))
+    write_json(metrics / f"{name}.json", {"rate": rate, **tested.metrics, **fold_metrics})
+    write_csv(tested.confusion, confusion / f"baseline-{name}.csv")
     print(
-        f"rate {args.rate}: test accuracy {tested.metrics['accuracy']:.4f}; fold models "
+        f"rate {name}: test accuracy {tested.metrics['accuracy']:.4f}; fold models "
         f"{fold_metrics['fold_accuracy']:.4f} (ECE {fold_metrics['fold_ece']:.3f}); noise rate "
         f"from the trusted set {fold_metrics['trusted_noise_rate']:.3f}"
     )

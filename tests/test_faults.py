@@ -68,15 +68,14 @@ CORRUPT = Stage(
 TRAIN = Stage(
     "train.py",
     (
-        "--rate", "0.2", "--dataset", "data/dataset", "--labels", "data/noisy/0.2/labels.csv",
-        "--out", "data/train/0.2", "--metrics", "metrics/baseline/0.2.json",
-        "--confusion", "plots/confusion/baseline-0.2.csv", "--live", "data/live/0.2",
-        "--checkpoints", "scratch/checkpoints/train/0.2",
+        "--dataset", "data/dataset", "--noisy", "data/noisy", "--out", "data/train",
+        "--metrics", "metrics/baseline", "--confusion", "plots/confusion", "--live", "data/live",
+        "--checkpoints", "scratch/checkpoints/train",
     ),
     inputs=("data/dataset", "data/noisy"),
-    outputs=("data/train/0.2", "metrics/baseline/0.2.json", "plots/confusion/baseline-0.2.csv"),
-    # data/live/0.2 is a DVC output too, but a resumed log continues the killed one's.
-    state=("scratch/checkpoints/train/0.2", "data/live/0.2"),
+    outputs=("data/train", "metrics/baseline", "plots/confusion"),
+    # data/live is a DVC output too, but a resumed log continues the killed one's.
+    state=("scratch/checkpoints/train", "data/live"),
     window=(0.2, 0.8),  # mid-run, after a checkpoint and well before the end
 )  # fmt: skip
 PIPELINE = (GENERATE, CORRUPT, TRAIN)

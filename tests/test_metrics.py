@@ -60,13 +60,15 @@ def test_grid_from_params():
     raw["clean"]["trained"] = ["aum", "tvnet"]
     raw["clean"]["consensus"]["members"] = ["cleanlab", "aum", "tvnet"]
     raw["retrain"]["methods"] = ["oracle", "cleanlab", "tvnet"]
+    raw["retrain"]["relabel"] = ["consensus"]
     raw["report"]["rate"] = 0.1
     grid = Grid.from_params(validate(raw))
     assert grid.rates == (0.0, 0.1, 0.3)
     assert all(isinstance(rate, float) for rate in grid.rates)
     # Everything cleaned is scored against the flips except "none", which flags nothing.
     assert grid.detected == ("oracle", "random", "cleanlab", "consensus", "aum", "tvnet")
-    assert grid.retrained == ("oracle", "cleanlab", "tvnet")
+    # The dropping arms, then the relabelling ones, then the robust losses.
+    assert grid.retrained == ("oracle", "cleanlab", "tvnet", "consensus_relabel", "gce")
 
 
 def _classification(rate: float, n_correct: int, n_test: int = 100) -> dict:

@@ -221,3 +221,22 @@ def test_trusted_estimate_refuses_a_trusted_set_missing_a_class():
         ValueError, match=r"from the trusted set has shape \(4, 2\), expected \(4, 3\)"
     ):
         trusted_noise_estimate(probs, given, probs[:, :2], np.array([0, 1, 2, 0]), n_classes=3)
+
+
+def test_cross_validated_estimate_stands_in_when_val_is_carved():
+    """Without a trusted set, cleanlab's estimate from the train set alone is used: close to the
+    truth on probabilities that favour the true class, high rather than low."""
+    from labelnoise.noise import cross_validated_noise_estimate
+
+    rng = np.random.default_rng(0)
+    n, classes = 4000, 4
+    true = rng.integers(0, classes, n)
+    flipped = rng.random(n) < 0.2
+    given = np.where(flipped, (true + rng.integers(1, classes, n)) % classes, true)
+    logits = rng.normal(0, 1, (n, classes)) + 3.5 * np.eye(classes)[true]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    estimate = cross_validated_noise_estimate(probs, given, n_classes=classes)
+    assert flipped.mean() - 0.02 <= estimate.rate <= flipped.mean() + 0.06
+    assert estimate.per_class.sum() == pytest.approx(estimate.rate * n, abs=classes)
+    with pytest.raises(ValueError, match=r"no example of class\(es\) \[3\]"):
+        cross_validated_noise_estimate(probs, np.minimum(given, 2), n_classes=classes)

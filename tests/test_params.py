@@ -46,8 +46,9 @@ def test_unknown_method_lists_valid_ones():
 
 def test_folder_source_needs_a_path():
     raw = _default()
-    raw["data"]["source"] = "folder"
-    with pytest.raises(ValueError, match="data.path is required"):
+    assert validate(raw).data.path == "images"  # the folder in the repository, by default
+    raw["data"].update(source="folder", path="")
+    with pytest.raises(ValueError, match="data.path: String should have at least 1 character"):
         validate(raw)
 
 
@@ -68,10 +69,33 @@ def test_retrain_methods_must_be_cleaned_first():
         validate(raw)
 
 
+def test_relabel_and_robust_arms_are_checked():
+    raw = _default()
+    raw["retrain"].update(relabel=["oracle", "magic"], robust=["gce", "mae"], confidence=1.5)
+    with pytest.raises(ValueError) as err:
+        validate(raw)
+    message = str(err.value)
+    assert "2 invalid parameter(s)" in message
+    assert "retrain.robust.1: Input should be 'gce'" in message
+    assert "retrain.confidence: Input should be less than or equal to 1" in message
+    raw["retrain"].update(robust=["gce"], confidence=0.5)
+    with pytest.raises(ValueError, match=r"retrain.relabel \['magic'\] are not cleaned"):
+        validate(raw)
+    raw["retrain"].update(relabel=["oracle", "oracle"])
+    with pytest.raises(ValueError, match=r"arms must be distinct, got \['oracle', 'oracle'\]"):
+        validate(raw)
+
+
+def test_arms_are_the_dropping_relabelling_and_robust_ones():
+    raw = _default()
+    raw["retrain"].update(methods=["oracle", "cleanlab"], relabel=["cleanlab"], robust=["gce"])
+    assert validate(raw).retrain.arms == ["oracle", "cleanlab", "cleanlab_relabel", "gce"]
+
+
 def test_consensus_members_must_be_cleaned():
     raw = _default()
     raw["clean"]["methods"].remove("mistakenness")
-    raw["retrain"]["methods"].remove("mistakenness")
+    assert "mistakenness" not in raw["retrain"]["methods"]
     assert "mistakenness" in raw["clean"]["consensus"]["members"]
     with pytest.raises(
         ValueError, match=r"clean.consensus.members \['mistakenness'\] are not cleaned"
@@ -87,8 +111,9 @@ def test_consensus_members_must_be_cleaned():
     # Without consensus in clean.methods, no members are needed.
     raw["clean"]["methods"].remove("consensus")
     raw["retrain"]["methods"].remove("consensus")
-    raw["results"]["method"] = "cleanlab"
-    assert "consensus" not in validate(raw).clean.cleaned
+    raw["retrain"]["relabel"].remove("consensus")
+    params = validate(raw)
+    assert "consensus" not in params.clean.cleaned and params.results.method == "cleanlab"
 
 
 def test_model_training_method_in_clean_methods_is_refused():
@@ -117,11 +142,43 @@ def test_cleaned_is_methods_then_trained():
     assert set(params.clean.trained) == {"tvnet", "data_params", "aum"}
 
 
-def test_report_rate_must_be_one_of_the_rates():
+def test_report_and_results_rates_must_be_of_the_grid():
     raw = _default()
     raw["report"]["rate"] = 0.15
-    with pytest.raises(ValueError, match=r"report.rate 0.15 is not one of noise.rates"):
+    raw["results"]["rate"] = 0.25
+    with pytest.raises(ValueError, match=r"report.rate 0.15 is not one of the rates"):
         validate(raw)
+    raw["report"]["rate"] = None
+    with pytest.raises(ValueError, match=r"results.rate 0.25 is not one of the rates"):
+        validate(raw)
+    raw["results"]["rate"] = None
+    params = validate(raw)
+    assert params.report.rate == params.results.rate == 0.2
+
+
+def test_own_images_make_a_grid_of_the_given_labels(tmp_path):
+    raw = _default()
+    raw["data"].update(source="folder", path=str(tmp_path))
+    params = validate(raw)
+    assert params.rates == [0.0] and params.report.rate == params.results.rate == 0.0
+    raw["report"]["rate"] = 0.2  # a rate of the synthetic grid is refused before any work
+    with pytest.raises(ValueError, match=r"report.rate 0.2 is not one of the rates \[0.0\]"):
+        validate(raw)
+    raw["report"]["rate"] = None
+    raw["noise"]["inject_own"] = True  # benchmark the methods on your data
+    params = validate(raw)
+    assert params.rates == raw["noise"]["rates"] and params.report.rate == 0.2
+
+
+def test_results_method_must_be_a_cleaning_method():
+    raw = _default()
+    raw["results"]["method"] = "oracle"
+    with pytest.raises(ValueError, match=r"results.method 'oracle' is not a cleaning method"):
+        validate(raw)
+    raw["results"]["method"] = None
+    raw["clean"]["methods"] = ["none", "oracle", "cleanlab"]
+    raw["retrain"].update(methods=["cleanlab"], relabel=[])
+    assert validate(raw).results.method == "cleanlab"
 
 
 def test_report_rate_defaults_to_largest_rate_up_to_a_fifth():
@@ -142,10 +199,10 @@ def test_report_is_typed():
         validate(raw)
 
 
-def test_rates_must_be_written_as_floats():
+def test_a_rate_has_one_spelling():
     raw = _default()
     raw["noise"]["rates"] = [0, 0.1, 0.2]
-    with pytest.raises(ValueError, match=r"noise.rates: write every rate as a float.*\[0\]"):
-        validate(raw)
-    raw["noise"]["rates"] = [0.0, 0.1, 0.2]
     assert validate(raw).noise.rates == [0.0, 0.1, 0.2]
+    raw["noise"]["rates"] = [0, 0.0]
+    with pytest.raises(ValueError, match=r"rates must be distinct, got \[0.0, 0.0\]"):
+        validate(raw)

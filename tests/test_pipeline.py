@@ -35,6 +35,16 @@ def test_repro_writes_every_declared_metric(tiny_project):
     assert detect["n_flipped"] > 0 and detect["auroc"] is not None
     retrain = json.loads((project / "metrics" / "retrain" / "oracle" / "0.2.json").read_text())
     assert retrain["n_kept"] == retrain["n_removed"] * 4
+    assert retrain["n_wrong_kept"] == retrain["n_relabeled"] == 0
+    # The relabel oracle trains on every true label; the robust arm on every noisy one.
+    fixed = json.loads((project / "metrics/retrain/oracle_relabel/0.2.json").read_text())
+    assert fixed["n_removed"] == fixed["n_wrong_kept"] == 0
+    assert fixed["n_relabeled"] == retrain["n_removed"] and fixed["method"] == "oracle_relabel"
+    robust = json.loads((project / "metrics/retrain/gce/0.2.json").read_text())
+    assert robust["n_removed"] == robust["n_relabeled"] == 0
+    assert robust["n_wrong_kept"] == retrain["n_removed"]
+    relabel = json.loads((project / "metrics/retrain/consensus_relabel/0.2.json").read_text())
+    assert relabel["n_relabeled"] > 0 and relabel["n_wrong_kept"] < robust["n_wrong_kept"]
 
 
 def test_second_repro_is_up_to_date(tiny_project):

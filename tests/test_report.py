@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from scipy.special import expit
 
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.data.store import Dataset, save_dataset
 from labelnoise.io import save_npy, write_csv, write_json
 from labelnoise.metrics import Grid, baseline_file, collect, detect_file, rate_name, retrain_file
-from labelnoise.report import build_report, top_suspects
+from labelnoise.neighbours import duplicates_table, neighbour_issues, outliers_table
+from labelnoise.report import build_report, other_issues_table, top_suspects, trust_notice
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,6 +184,14 @@ def _tree(root: Path) -> dict:
     }
     (root / "params.yaml").write_text(json.dumps(params))
     (root / "plots" / "images").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(images[0]).save(root / "plots" / "images" / "alterations.png")
+    found = neighbour_issues(
+        rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None], images=images[:N_TRAIN], n_neighbors=5
+    )
+    train_table = pd.DataFrame({"id": np.arange(N_TRAIN), "path": "synthetic"})
+    train_table["given_label"] = [CLASSES[k] for k in given]
+    write_csv(outliers_table(found, train_table), root / "results" / "outliers.csv")
+    write_csv(duplicates_table(found, train_table), root / "results" / "duplicates.csv")
     return {"flipped": flipped, "given": given, "probs": probs}
 
 
@@ -189,6 +199,8 @@ def _run_stage(root: Path, out: str = "out/report/index.html", figures: str = "o
     command = [sys.executable, str(REPO / "stages" / "report.py")]
     command += ["--dataset", "data/dataset", "--noisy", "data/noisy", "--train", "data/train"]
     command += ["--clean", "data/clean", "--metrics-dir", "metrics"]
+    command += ["--outliers", "results/outliers.csv", "--duplicates", "results/duplicates.csv"]
+    command += ["--alterations", "plots/images/alterations.png"]
     command += ["--figures-dir", figures, "--out", out]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
 
@@ -225,7 +237,9 @@ def test_stage_writes_figures_and_offline_page(project):
     root, truth, _ = project
     for name in FIGURES:
         assert (root / "out" / "images" / f"{name}.png").stat().st_size > 1000, name
-    assert not list((root / "plots" / "images").iterdir())  # writes only where it is told
+    # Writes only where it is told.
+    assert [p.name for p in (root / "plots" / "images").iterdir()] == ["alterations.png"]
+    assert 'id="other-issues"' in (root / "out" / "report" / "index.html").read_text()
     page = (root / "out" / "report" / "index.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "http://" not in page and "https://" not in page
@@ -388,3 +402,65 @@ def test_baseline_table_shows_hter_for_two_class_tasks():
     html = _baseline_table(runs)
     assert "HTER" in html and "0.25" in html
     assert "HTER" not in _baseline_table(runs.assign(hter=float("nan")))
+
+
+def test_trust_notice_names_what_rests_on_carved_splits():
+    assert trust_notice({"val": "given", "test": "given"}) is None
+    assert trust_notice({}) is None  # a generated dataset
+    both = trust_notice({"val": "carved", "test": "carved"})
+    assert both.startswith("No val/ or test/ folder of checked labels was given")
+    assert "noise-rate estimate" in both and "every test accuracy" in both
+    only_test = trust_notice({"val": "given", "test": "carved"})
+    assert "No test/ folder" in only_test and "noise-rate estimate" not in only_test
+
+
+def test_other_issues_show_outliers_and_duplicate_groups_with_file_names():
+    outliers = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "id": [12, 10, 11],
+            "path": ["/x/far.png", "/x/a.png", "/x/b.png"],
+            "given_label": ["a", "a", "b"],
+            "outlier_score": [4.0, 1.0, 0.9],
+            "is_outlier": [True, False, False],
+        }
+    )
+    duplicates = pd.DataFrame(
+        {
+            "group": [0, 0],
+            "id": [10, 11],
+            "path": ["/x/a.png", "/x/b.png"],
+            "given_label": ["a", "b"],
+            "kind": ["exact", "exact"],
+            "nearest_id": [11, 10],
+            "distance": [0.0, 0.0],
+        }
+    )
+    issues = other_issues_table(outliers, duplicates, np.array([10, 11, 12]), limit=5)
+    assert list(issues["row"]) == [2, 0, 1]
+    assert list(issues["kind"]) == ["outlier", "exact duplicate", "exact duplicate"]
+    runs = pd.DataFrame(
+        {"rate": [0.0], "method": ["none"], "accuracy": [0.9]}
+        | {"balanced_accuracy": [0.9], "macro_f1": [0.9]}
+    )
+    detect = pd.DataFrame(
+        columns=["rate", "method", "f1", "auroc", "true_noise_rate", "estimated_noise_rate"]
+    )
+    suspects = pd.DataFrame({"method": ["m"], "row": [0], "label": [0], "score": [1.0]})
+    suspects["rank"], suspects["path"] = 0, "/x/a.png"
+    page = build_report(
+        runs,
+        detect,
+        {"accuracy": {"methods": {"none": {}}}},
+        {},
+        suspects,
+        np.zeros((3, 4, 4, 3), np.uint8),
+        class_names=["a", "b"],
+        rate=0.0,
+        other_issues=issues,
+        notice="check your labels",
+    )
+    section = page[page.index('id="other-issues"') : page.index('id="review"')]
+    assert section.count('class="card"') == 3 and "far.png" in section and "group 0" in section
+    assert '<p class="notice" role="alert">check your labels</p>' in page
+    assert "a.png" in page[page.index('id="gallery"') :]  # the suspects are named by file

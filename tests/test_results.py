@@ -42,8 +42,32 @@ def test_label_issues_are_ranked_most_suspect_first(originals):
     assert list(table["rank"]) == [1, 2, 3, 4, 5, 6]
     assert set(table["id"][:2]) == {11, 13}  # the two flips top the list
     assert table["injected_flip"][:2].all()
-    assert list(table.loc[table["id"] == 11, "suggested_name"]) == ["dog"]
-    assert {"cleanlab_score", "cleanlab_flag", "consensus_score"} <= set(table.columns)
+    assert list(table.loc[table["id"] == 11, "predicted_label"]) == ["dog"]
+    assert list(table.loc[table["id"] == 11, "given_label"]) == ["cat"]
+    assert {"cleanlab_suspicion", "cleanlab_flag", "consensus_suspicion"} <= set(table.columns)
+
+
+def test_label_issues_speak_cleanlabs_columns_and_direction(originals):
+    index, given, probs, results = _inputs(originals)
+    table = label_issues_table(index, given, probs, results, class_names=["cat", "dog"])
+    assert list(table.columns[:8]) == [
+        "rank",
+        "id",
+        "path",
+        "is_label_issue",
+        "label_score",
+        "given_label",
+        "predicted_label",
+        "predicted_prob",
+    ]
+    # Lower label_score = more likely mislabelled, as in cleanlab; the flags are the ranking
+    # method's.
+    assert table["label_score"].is_monotonic_increasing
+    assert table["label_score"].between(0, 1).all()
+    assert list(table["is_label_issue"]) == list(table["consensus_flag"])
+    assert table["is_label_issue"][:2].all() and not table["is_label_issue"][2:].any()
+    order = np.argsort(-table["consensus_suspicion"].to_numpy(), kind="stable")
+    assert list(order) == list(range(6))
 
 
 def test_unknown_rank_method_is_refused(originals):

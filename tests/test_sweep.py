@@ -52,7 +52,7 @@ def readme_sweep_block() -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, dict]:
     project = tmp_path_factory.mktemp("sweep")
-    for name in ("stages", "labelnoise"):
+    for name in ("stages", "labelnoise", "images"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, project / name)
@@ -123,10 +123,12 @@ def test_readme_sweep_runs_as_written_and_trains_no_model(project):
         ran = _ran(_run(["dvc", "queue", "logs", task], project, env))
         trained = {s for s in ran if s.startswith(("train@", "fit@"))}
         assert not trained, f"a cleaning sweep trained {sorted(trained)}"
-        # Only cleanlab's own arm and the consensus it votes in are retrained.
-        assert {s for s in ran if s.startswith("retrain@")} <= {
+        # Only cleanlab's own arm and the consensus it votes in are retrained, dropping or
+        # relabelling; the robust arm cleans nothing and stays cached.
+        assert {s for s in ran if s.startswith(("retrain@", "relabel@", "robust@"))} <= {
             "retrain@cleanlab",
             "retrain@consensus",
+            "relabel@consensus",
         }
     names = _run(["dvc", "exp", "ls", "--name-only"], project, env).split()
     page = (project / "sweep" / "plots_diff" / "index.html").read_text()

@@ -35,6 +35,11 @@ _TARGETS: dict[str, str] = {
 # estimates): the pipeline gives each its own stage. Kept here so checking params stays light.
 MODEL_TRAINING = frozenset({"tvnet", "data_params", "aum"})
 
+# Reference points rather than ways to clean: keep everything, or read the true flips (the
+# methods with ``needs_truth``). Results are summed up over the other methods. Kept here so that
+# reading results imports no method.
+REFERENCE = frozenset({"none", "oracle", "random"})
+
 
 class _LazyRegistry(Mapping[str, CleaningMethod]):
     """Read-only mapping from method name to an instance, importing the module on first access."""
@@ -91,6 +96,7 @@ def get_method(name: str) -> CleaningMethod:
 __all__ = [
     "METHODS",
     "MODEL_TRAINING",
+    "REFERENCE",
     "CleanContext",
     "CleanResult",
     "CleaningMethod",

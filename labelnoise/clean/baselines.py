@@ -43,6 +43,7 @@ class Oracle:
 
     name = "oracle"
     needs_truth = True  # the pipeline hands it the true flips; no real method sees them
+    suggests_truth = True  # its relabel arm gives every flagged example its true label
 
     def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
         """Return flags equal to ``ctx.flipped``; ``ValueError`` if there is no ground truth."""

@@ -154,6 +154,7 @@ def import_dataset(
     entries = entries[~missing].reset_index(drop=True)
 
     classes = _check_labels(entries, path)
+    given_splits = set(entries["split"])
     s_carve, s_order = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(2))
     split = _carve_splits(
         entries, classes, fractions={"val": val_fraction, "test": test_fraction}, seed=s_carve
@@ -215,6 +216,12 @@ def import_dataset(
         "fine_to_coarse": [],
         "image_size": image_size,
         "hflip_safe": bool(hflip_safe),
+        # Whether the trusted val and the test split hold labels you gave for them, or were
+        # carved out of train (and so rest on its unverified labels).
+        "split_origin": {
+            s: "given" if s in given_splits else "carved" if s in set(split) else "none"
+            for s in ("val", "test")
+        },
     }
     skipped = [s for s in skipped if len(s)]
     skipped_df = (

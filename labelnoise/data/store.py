@@ -51,6 +51,12 @@ class Dataset:
         """Number of classes of the task."""
         return len(self.meta["classes"])
 
+    @property
+    def trusted_val(self) -> bool:
+        """Whether the val split's labels were given (or generated) as correct, rather than
+        carved out of the given, unverified train labels on import."""
+        return self.meta.get("split_origin", {}).get("val", "given") != "carved"
+
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Images, labels and ids of one split.
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call, stack_module_state
 
 from labelnoise.train.distributed import world
+from labelnoise.train.losses import per_example_loss
 from labelnoise.train.models import build_model, load_weights
 from labelnoise.train.trainer import (
     FitResult,
@@ -205,11 +205,12 @@ def fit_stacked(
                 targets = y[idx]
                 with _autocast(device):
                     logits = stacked_forward(params, buffers, batch.permute(0, 1, 4, 2, 3).float())
-                per_example = F.cross_entropy(
+                per_example = per_example_loss(
                     logits.float().flatten(0, 1),
                     targets.flatten(),
-                    reduction="none",
+                    loss=config.loss,
                     label_smoothing=config.label_smoothing,
+                    gce_q=config.gce_q,
                 ).reshape(n_models, b - a)
                 if weights is None:
                     losses = per_example.sum(1) / (b - a)

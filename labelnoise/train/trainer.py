@@ -25,11 +25,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelnoise.io import atomic_path, write_json, write_text
 from labelnoise.train.distributed import synced_batch_norm, world
+from labelnoise.train.losses import check_loss, per_example_loss
 from labelnoise.train.models import build_model, load_weights
 
 # Fields that do not change what is learnt: a checkpoint may be resumed with other values.
@@ -54,6 +54,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5.0e-4
     label_smoothing: float = 0.0
+    loss: str = "cross_entropy"
+    gce_q: float = 0.7
     warmup_epochs: float = 1.0
     crop_padding: int = 2
     hflip: bool = True
@@ -67,7 +69,8 @@ class TrainConfig:
 
 @runtime_checkable
 class TrainHook(Protocol):
-    """Lets a cleaning method (Data Parameters, AUM) change the loss and see the logits."""
+    """Lets a cleaning method (Data Parameters, AUM) change the loss and see the logits; its
+    ``loss`` takes the place of ``config.loss``."""
 
     def loss(self, logits: Tensor, targets: Tensor, index: Tensor, epoch: int) -> Tensor:
         """Per-example losses ``(B,)``; ``index`` holds the rows of the batch in the train
@@ -167,6 +170,10 @@ def _check_config(config: TrainConfig) -> None:
         raise ValueError(f"config.warmup_epochs must be in [0, epochs], got {config.warmup_epochs}")
     if not 0 <= config.label_smoothing < 1:
         raise ValueError(f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
+    try:
+        check_loss(config.loss, config.gce_q)
+    except ValueError as err:
+        raise ValueError(f"config: {err}") from None
 
 
 def _to_device_nhwc(images: np.ndarray, device: torch.device) -> Tensor:
@@ -734,11 +741,12 @@ def fit(
                         logits = train_model(_as_input(batch))
                     logits = logits.float()
                     if hook is None:
-                        per_example = F.cross_entropy(
+                        per_example = per_example_loss(
                             logits,
                             targets,
-                            reduction="none",
+                            loss=config.loss,
                             label_smoothing=config.label_smoothing,
+                            gce_q=config.gce_q,
                         )
                     else:
                         per_example = hook.loss(logits, targets, idx, epoch)

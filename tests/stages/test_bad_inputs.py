@@ -72,7 +72,9 @@ def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> 
         ({"data.resize": "zoom"}, ("data.resize", "'zoom'")),
         ({"data.on_bad_image": "ignore"}, ("data.on_bad_image", "'ignore'")),
         ({"noise.kind": "matrix"}, ("noise.matrix is required",)),
-        ({"data.source": "folder"}, ("data.path is required",)),
+        ({"data.source": "folder", "data.path": ""}, ("data.path", "at least 1 character")),
+        ({"results.rate": 0.25}, ("results.rate 0.25 is not one of the rates",)),
+        ({"retrain.robust": ["mae"]}, ("retrain.robust.0", "'gce'")),
         ({"retrain.methods": ["oracle", "none"]}, ("retrain.methods", "['none']")),
         (
             {"clean.methods": ["cleanlab", "aum", "consensus"]},
@@ -242,6 +244,7 @@ PROJECT = {
     "clean.trained": ["aum"],
     "clean.consensus": {"members": ["cleanlab", "aum"]},
     "retrain.methods": ["cleanlab", "aum", "consensus"],
+    "retrain.relabel": ["consensus"],
 }
 FIT = f"fit/aum/{RATE}.npz"
 
@@ -287,12 +290,19 @@ class Clean:
 def _clean(method: str = "cleanlab", **changes) -> Clean:
     """The clean stage running ``method`` alone (so the message comes from it); ``changes`` are
     params keys with ``__`` for dots."""
-    alone = {"clean.methods": [method], "clean.trained": [], "retrain.methods": [method]}
+    alone = {
+        "clean.methods": [method],
+        "clean.trained": [],
+        "retrain.methods": [method],
+        "retrain.relabel": [],
+    }
     return Clean({**alone, **{key.replace("__", "."): v for key, v in changes.items()}})
 
 
 CONSENSUS = Clean()  # cleanlab, aum from fit/ and consensus of the two: the project's params
-TRAINED = Clean({"clean.methods": ["cleanlab"], "retrain.methods": ["cleanlab", "aum"]})
+TRAINED = Clean(
+    {"clean.methods": ["cleanlab"], "retrain.methods": ["cleanlab", "aum"], "retrain.relabel": []}
+)
 
 
 def _labels(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:

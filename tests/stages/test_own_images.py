@@ -67,6 +67,7 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
             "data.source": "folder",
             "data.path": str(tmp_path / "images"),
             "noise.rates": [0.15],
+            "noise.inject_own": True,  # benchmark on your data: falsify 15% of the labels
             "train.epochs": 8,
             "train.class_weights": True,
             "results.rate": 0.15,
@@ -75,15 +76,15 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
             "clean.methods": ["cleanlab", "mistakenness"],
             "clean.trained": [],
             "retrain.methods": ["cleanlab"],
+            "retrain.relabel": [],
         },
     )
     _stage(tmp_path, "generate.py", "--out", "data/dataset", "--figure", "examples.png")
     _stage(tmp_path, "corrupt.py", "--dataset", "data/dataset", "--out", "data/noisy")
     _stage(
-        tmp_path, "train.py", "--rate", "0.15", "--dataset", "data/dataset",
-        "--labels", "data/noisy/0.15/labels.csv", "--out", "data/train/0.15",
-        "--metrics", "baseline.json", "--confusion", "confusion.csv", "--live", "live",
-        "--checkpoints", "checkpoints",
+        tmp_path, "train.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
+        "--out", "data/train", "--metrics", "baseline", "--confusion", "confusion",
+        "--live", "live", "--checkpoints", "checkpoints",
     )  # fmt: skip
     _stage(
         tmp_path, "clean.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
@@ -94,17 +95,18 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
         tmp_path, "results.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
         "--train", "data/train", "--clean", "data/clean",
         "--issues", "results/label_issues.csv", "--cleaned", "results/cleaned_labels.csv",
+        "--outliers", "results/outliers.csv", "--duplicates", "results/duplicates.csv",
     )  # fmt: skip
     links = subprocess.run(
         [sys.executable, "-m", "labelnoise.results"], cwd=tmp_path, capture_output=True, text=True
     )
     assert links.returncode == 0, links.stderr
 
-    baseline = json.loads((tmp_path / "baseline.json").read_text())
+    baseline = json.loads((tmp_path / "baseline" / "0.15.json").read_text())
     assert {"balanced_accuracy", "hter"} <= set(baseline)
     issues = pd.read_csv(tmp_path / "results" / "label_issues.csv")
     assert issues["injected_flip"].sum() == round(0.15 * len(issues))
-    assert roc_auc_score(issues["injected_flip"], issues["cleanlab_score"]) > 0.85
+    assert roc_auc_score(issues["injected_flip"], issues["cleanlab_suspicion"]) > 0.85
     assert issues["path"].map(lambda p: Path(p).is_file()).all()
 
     cleaned = list((tmp_path / "results" / "cleaned").rglob("*.*"))
@@ -131,3 +133,79 @@ def test_a_broken_image_stops_the_import_and_leaves_no_dataset(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "broken.jpg" in done.stderr and "empty.png" in done.stderr
     assert not (tmp_path / "ds").exists()
+
+
+def _dvc_project(root: Path, changes: dict) -> tuple[Path, dict]:
+    """A fresh git + DVC repository of this pipeline with the tiny profile and ``changes``."""
+    import shutil
+
+    project = root / "project"
+    project.mkdir()
+    for name in ("stages", "labelnoise", "images"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, project / name)
+    _write_params(project, changes)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.update(PYTHONPATH=str(project), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+    setup = (
+        "git init -q && dvc init -q && dvc config core.analytics false && "
+        f"cp -r {ROOT / '.dvc' / 'plots'} .dvc/plots && git add -A && "
+        "git -c user.name=t -c user.email=t@t commit -qm own"
+    )
+    subprocess.run(["bash", "-ec", setup], cwd=project, env=env, check=True)
+    return project, env
+
+
+def _repro(project: Path, env: dict, *targets: str) -> set[str]:
+    import re
+
+    done = subprocess.run(
+        ["dvc", "repro", *targets], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return set(re.findall(r"Running stage '([^']+)'", done.stdout))
+
+
+@pytest.mark.slow
+def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
+    """data.source + data.path is all it takes: the grid is the given labels (rate 0), results
+    and the report follow, the report warns that its trusted and test splits were carved from
+    the given labels; consensus runs without tvnet; a changed folder re-imports on its own."""
+    folder = tmp_path / "photos"
+    paths = _image_folder(folder)
+    before = {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths}
+    project, env = _dvc_project(
+        tmp_path,
+        {
+            "data.source": "folder",
+            "data.path": str(folder),
+            # Speed only: no model-training cleaning method, so none of them votes either.
+            "clean.trained": [],
+            "clean.consensus.members": ["cleanlab", "mistakenness"],
+        },
+    )
+    ran = _repro(project, env)
+    assert {"generate", "train", "clean", "results", "report"} <= ran
+    assert sorted(p.name for p in (project / "data" / "noisy").iterdir()) == ["0.0"]
+    issues = pd.read_csv(project / "results" / "label_issues.csv")
+    assert len(issues) == len(pd.read_csv(project / "data/noisy/0.0/labels.csv"))
+    assert (
+        "injected_flip" not in issues.columns and issues["path"].str.startswith(str(folder)).all()
+    )
+    for name in ("outliers.csv", "duplicates.csv", "cleaned_labels.csv"):
+        assert (project / "results" / name).is_file()
+    page = (project / "report" / "index.html").read_text()
+    assert 'class="notice"' in page and "No val/ or test/ folder" in page
+    assert Path(paths[0]).name in page  # the gallery names your files
+    assert "How the images were made" not in page and "Your images" in page
+    assert 'id="other-issues"' in page
+    # Without a val/ folder the flag counts come from cleanlab's cross-validated estimate.
+    baseline = json.loads((project / "metrics" / "baseline" / "0.0.json").read_text())
+    assert baseline["noise_estimate"].startswith("cross-validated")
+    assert not (project / "plots" / "report" / "training_values.png").exists()  # no tvnet
+
+    assert not _repro(project, env), "an unchanged folder must not re-import"
+    Image.new("RGB", (30, 30), (240, 10, 10)).save(folder / "train" / "warm" / "extra.png")
+    assert "generate" in _repro(project, env, "generate")
+    assert {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths} == before

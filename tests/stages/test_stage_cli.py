@@ -96,7 +96,7 @@ def test_generate_refuses_an_unreadable_base_image(tmp_path):
     ("changes", "pattern"),
     [
         ({"noise.rates": [0.2, 1.5]}, "noise.rates"),
-        ({"noise.rates": [0, 0.2]}, "write every rate as a float"),
+        ({"noise.rates": [0, 0.0]}, "rates must be distinct, got [0.0, 0.0]"),
         ({"noise.kind": "within_coarse"}, "within_coarse"),
         (
             {"noise.kind": "matrix", "noise.matrix": [[0.5, 0.2, 0.2, 0.2]] * 4},
@@ -131,11 +131,11 @@ def test_corrupt_writes_exact_flips_at_every_rate(tmp_path, tiny_dataset):
         assert matrix["n_train"] == len(labels)
 
 
-def _train_args(dataset: Path, labels: Path, out: str) -> list[str]:
+def _train_args(dataset: Path, noisy: Path, out: str) -> list[str]:
     return [
-        "--rate", "0.25", "--dataset", str(dataset), "--labels", str(labels),
-        "--out", f"{out}/arrays", "--metrics", f"{out}/metrics.json",
-        "--confusion", f"{out}/confusion.csv", "--live", f"{out}/live",
+        "--dataset", str(dataset), "--noisy", str(noisy),
+        "--out", f"{out}/arrays", "--metrics", f"{out}/metrics",
+        "--confusion", f"{out}/confusion", "--live", f"{out}/live",
         "--checkpoints", f"{out}/checkpoints",
     ]  # fmt: skip
 
@@ -148,17 +148,17 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, tiny_data
     _write_params(tmp_path, {"train.epochs": 6, "noise.rates": [0.25], "report.rate": 0.25})
     done = _stage(tmp_path, "corrupt.py", "--dataset", str(tiny_dataset), "--out", "n")
     assert done.returncode == 0, done.stderr
-    labels = tmp_path / "n" / "0.25" / "labels.csv"
+    noisy = tmp_path / "n"
 
-    whole = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, labels, "whole"))
+    whole = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, noisy, "whole"))
     assert whole.returncode == 0, whole.stderr
 
-    checkpoint = tmp_path / "cut" / "checkpoints" / "full.pt"
+    checkpoint = tmp_path / "cut" / "checkpoints" / "0.25" / "full.pt"
     process = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "stages" / "train.py"),
-            *_train_args(tiny_dataset, labels, "cut"),
+            *_train_args(tiny_dataset, noisy, "cut"),
         ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
@@ -173,10 +173,10 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, tiny_data
         pytest.skip("training finished before the signal arrived")
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
-    assert not (tmp_path / "cut" / "metrics.json").exists()
+    assert not (tmp_path / "cut" / "metrics").exists()
 
-    resumed = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, labels, "cut"))
+    resumed = _stage(tmp_path, "train.py", *_train_args(tiny_dataset, noisy, "cut"))
     assert resumed.returncode == 0, resumed.stderr
-    first = json.loads((tmp_path / "whole" / "metrics.json").read_text())
-    second = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    first = json.loads((tmp_path / "whole" / "metrics" / "0.25.json").read_text())
+    second = json.loads((tmp_path / "cut" / "metrics" / "0.25.json").read_text())
     assert first == second

@@ -97,7 +97,7 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     params["data"]["n_train"] = 200
     params["noise"]["rates"] = [0.2]
     params["clean"].update(methods=["oracle"], trained=[])
-    params["retrain"]["methods"] = ["oracle"]
+    params["retrain"].update(methods=["oracle"], relabel=[], robust=[])
     params["train"].update(
         {
             "distributed": True,
@@ -125,25 +125,20 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     stage("generate.py", "--out", "ds", "--figure", "fig.png")
     stage("corrupt.py", "--dataset", "ds", "--out", "noisy")
     done = stage(
-        "train.py", "--rate", "0.2", "--dataset", "ds", "--labels", "noisy/0.2/labels.csv",
-        "--out", "out/arrays", "--metrics", "out/metrics.json", "--confusion", "out/c.csv",
-        "--live", "out/live", "--checkpoints", "out/checkpoints",
+        "train.py", "--dataset", "ds", "--noisy", "noisy", "--out", "train",
+        "--metrics", "baseline", "--confusion", "out/confusion", "--live", "out/live",
+        "--checkpoints", "out/checkpoints",
     )  # fmt: skip
     assert "data-parallel on 2 processes (gloo)" in done.stdout
     assert done.stdout.count("test accuracy") == 1  # one process reports and writes
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["rate"] == 0.2
-    oos = np.load(tmp_path / "out" / "arrays" / "oos_probs.npy")
+    assert json.loads((tmp_path / "baseline" / "0.2.json").read_text())["rate"] == 0.2
+    oos = np.load(tmp_path / "train" / "0.2" / "oos_probs.npy")
     np.testing.assert_allclose(oos.sum(1), 1.0, atol=1e-5)
-    checkpoint = torch.load(tmp_path / "out" / "checkpoints" / "full.pt", weights_only=True)
+    checkpoint = torch.load(tmp_path / "out/checkpoints/0.2/full.pt", weights_only=True)
     assert checkpoint["epoch"] == 2
-    leftovers = [p.name for p in (tmp_path / "out").rglob(".*")]
+    leftovers = [p.name for d in ("out", "train", "baseline") for p in (tmp_path / d).rglob(".*")]
     assert leftovers == []
 
-    # The clean and retrain stages read one folder per rate: this test trains rate 0.2 only.
-    (tmp_path / "train").mkdir()
-    (tmp_path / "out" / "arrays").rename(tmp_path / "train" / "0.2")
-    (tmp_path / "baseline").mkdir()
-    (tmp_path / "out" / "metrics.json").rename(tmp_path / "baseline" / "0.2.json")
     stage(
         "clean.py", "--dataset", "ds", "--noisy", "noisy", "--train", "train", "--fit", "fit",
         "--out", "clean", "--metrics", "detect", "--pr", "pr",

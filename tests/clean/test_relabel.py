@@ -1,0 +1,102 @@
+"""Relabel arms: only flagged rows change, to a confident suggestion, or go."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelnoise.clean.relabel import relabel_flagged
+from labelnoise.runs import arm_labels, arm_record
+
+
+@pytest.fixture()
+def flipped_task():
+    """600 examples of 4 classes, 120 labels flipped; probabilities that favour the truth on
+    most rows (as out-of-sample probabilities do), and flags that catch most flips plus a few
+    clean rows."""
+    rng = np.random.default_rng(0)
+    n, classes = 600, 4
+    true = rng.integers(0, classes, n)
+    flipped = np.zeros(n, bool)
+    flipped[rng.choice(n, 120, replace=False)] = True
+    given = true.copy()
+    given[flipped] = (true[flipped] + rng.integers(1, classes, flipped.sum())) % classes
+    logits = rng.normal(0, 1, (n, classes))
+    logits[np.arange(n), true] += rng.uniform(0, 4, n)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    flags = flipped & (rng.random(n) < 0.9) | ~flipped & (rng.random(n) < 0.03)
+    return true, given, flipped, flags, probs
+
+
+def test_only_flagged_rows_change_or_go(flipped_task):
+    true, given, _, flags, probs = flipped_task
+    plan = relabel_flagged(given, flags, probs, confidence=0.5)
+    assert np.array_equal(plan.labels[~flags], given[~flags])
+    assert plan.keep[~flags].all()
+    assert not (plan.relabeled & ~flags).any()
+    assert np.array_equal(plan.keep, ~flags | plan.relabeled)
+    assert (plan.labels[plan.relabeled] != given[plan.relabeled]).all()
+    # A confident suggestion is taken, an unsure one drops the row.
+    chosen = probs[np.arange(len(given)), plan.labels]
+    assert (chosen[plan.relabeled] >= 0.5).all()
+    dropped = flags & ~plan.keep
+    others = probs.copy()
+    others[np.arange(len(given)), given] = 0
+    assert (others[dropped].max(1) < 0.5).all()
+    # With these probabilities most fixed labels are the true ones.
+    assert (plan.labels[plan.relabeled] == true[plan.relabeled]).mean() > 0.8
+    assert plan.relabeled.sum() > 0 and dropped.sum() > 0
+
+
+def test_a_stricter_confidence_relabels_fewer(flipped_task):
+    _, given, _, flags, probs = flipped_task
+    loose = relabel_flagged(given, flags, probs, confidence=0.3)
+    strict = relabel_flagged(given, flags, probs, confidence=0.9)
+    assert strict.relabeled.sum() < loose.relabeled.sum()
+    assert not (strict.relabeled & ~loose.relabeled).any()
+
+
+def test_the_truth_as_suggestion_gives_every_flip_its_true_label(flipped_task):
+    true, given, flipped, _, _ = flipped_task
+    plan = relabel_flagged(given, flipped, np.eye(4)[true], confidence=0.5)
+    assert np.array_equal(plan.labels, true)
+    assert plan.keep.all() and np.array_equal(plan.relabeled, flipped)
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        ({"confidence": 0.0}, r"confidence must be in \(0, 1\], got 0.0"),
+        ({"flags": np.zeros(5, bool)}, r"flags have shape \(5,\), expected \(600,\)"),
+        ({"flags": np.zeros(600, int)}, "flags have dtype int64, expected bool"),
+        ({"suggestion_probs": np.ones(600)}, r"suggestion_probs must be \(n, C\)"),
+        ({"suggestion_probs": np.full((600, 4), 0.5)}, "rows that do not sum to 1"),
+        ({"given": np.full(600, 7)}, r"given labels must lie in 0..3"),
+    ],
+)
+def test_bad_input_is_refused(flipped_task, change, pattern):
+    _, given, _, flags, probs = flipped_task
+    kwargs = {"given": given, "flags": flags, "suggestion_probs": probs, "confidence": 0.5}
+    kwargs.update(change)
+    confidence = kwargs.pop("confidence")
+    with pytest.raises(ValueError, match=pattern):
+        relabel_flagged(**kwargs, confidence=confidence)
+
+
+def test_each_arm_trains_on_what_it_says(flipped_task):
+    true, given, flipped, flags, probs = flipped_task
+    labels = pd.DataFrame({"id": np.arange(len(true)), "true": true, "given": given})
+    labels["flipped"] = flipped
+    drop_labels, drop_keep = arm_labels(labels, arm="drop", flags=flags)
+    assert np.array_equal(drop_labels, given) and np.array_equal(drop_keep, ~flags)
+    robust_labels, robust_keep = arm_labels(labels, arm="robust")
+    assert np.array_equal(robust_labels, given) and robust_keep.all()
+    fixed, keep = arm_labels(labels, arm="relabel", flags=flags, suggestion_probs=probs)
+    record = arm_record(labels, fixed, keep, {"accuracy": 0.9}, rate=0.2, method="x_relabel")
+    assert record["n_kept"] + record["n_removed"] == len(true)
+    assert record["n_relabeled"] == int((fixed != given).sum()) > 0
+    assert record["n_wrong_kept"] == int((keep & (fixed != true)).sum())
+    assert record["n_wrong_kept"] < int(flipped.sum())
+    with pytest.raises(ValueError, match="unknown arm 'swap'; valid: drop, relabel, robust"):
+        arm_labels(labels, arm="swap")
+    with pytest.raises(ValueError, match="the relabel arm needs suggestion probabilities"):
+        arm_labels(labels, arm="relabel", flags=flags)
