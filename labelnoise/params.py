@@ -154,6 +154,12 @@ class CleanParams(_Section):
     def _lists(self) -> CleanParams:
         from labelnoise.clean import MODEL_TRAINING
 
+        if not self.trained:
+            # The clean stage depends on data/fit, the fit stages' folder, which DVC needs.
+            raise ValueError(
+                "clean.trained must name at least one model-training method (aum is the "
+                f"quickest); valid: {sorted(MODEL_TRAINING)}"
+            )
         light = [name for name in self.trained if name not in MODEL_TRAINING]
         if light:
             raise ValueError(

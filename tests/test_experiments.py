@@ -77,7 +77,7 @@ def _source_metrics(source: Path) -> None:
     for rate in params.noise.rates:
         record = _classification(rng, rate, int(N_TEST * (0.94 - 0.3 * rate)))
         _write(baseline_file(source, rate), record)
-        for k, method in enumerate(params.retrain.methods):
+        for k, method in enumerate(params.retrain.arms):
             record = _classification(rng, rate, int(N_TEST * (0.94 - 0.2 * rate + 0.001 * k)))
             record.update(method=method, n_kept=900, n_removed=100, n_flipped_kept=0)
             _write(retrain_file(source, method, rate), record)

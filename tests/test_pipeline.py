@@ -74,7 +74,7 @@ def test_changing_epochs_reruns_training_onwards_only(tiny_project):
         params.write_text(original)
     ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
     assert not ran & {"generate", "corrupt"}, ran
-    assert {"train@0.0", "train@0.2", "fit@aum", "retrain@oracle"} <= ran
+    assert {"train", "fit@aum", "retrain@oracle", "relabel@oracle", "robust@gce"} <= ran
 
 
 def test_stale_files_of_another_grid_are_ignored(tiny_project, tmp_path):
@@ -100,7 +100,10 @@ def test_stale_files_of_another_grid_are_ignored(tiny_project, tmp_path):
     rates = {line.split(",")[0] for line in accuracy[1:]}
     methods = {line.split(",")[1] for line in accuracy[1:]}
     assert rates == {"0.0", "0.2"}
-    assert methods == {"none", "oracle", "random", "cleanlab", "consensus"}
+    assert methods == {
+        *("none", "oracle", "random", "cleanlab", "consensus"),
+        *("oracle_relabel", "consensus_relabel", "gce"),
+    }
     regression = json.loads((metrics / "regression.json").read_text())
     assert "tvnet" not in regression["accuracy"]["methods"]
     summary = json.loads((metrics / "summary.json").read_text())

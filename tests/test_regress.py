@@ -308,12 +308,12 @@ def _stage_repo(tmp_path: Path) -> Path:
     raw = read_yaml(REPO / "params.yaml")
     raw["noise"]["rates"] = RATES
     raw["clean"]["methods"] = ["none", "oracle", "random", "cleanlab"]
-    raw["clean"]["trained"] = []
+    raw["clean"]["trained"] = ["aum"]
     raw["retrain"].update(methods=["oracle", "random", "cleanlab"], relabel=[], robust=[])
     raw["regress"]["bootstrap"] = 300
     raw["report"]["rate"] = 0.2
     (tmp_path / "params.yaml").write_text(json.dumps(raw))  # JSON is YAML 1.2
-    for method in ("oracle", "random", "cleanlab"):
+    for method in ("oracle", "random", "cleanlab", "aum"):
         _write(
             tmp_path / "pr" / f"0.2-{method}.json",
             {"curve": [[0.0, 1.0], [0.5, 0.8], [1.0, 0.3]]},
@@ -329,6 +329,12 @@ def _stage_repo(tmp_path: Path) -> Path:
 
 def test_stage_writes_outputs(tmp_path, roots):
     repo = _stage_repo(tmp_path)
+    # The params' grid detects with aum too: its files are cleanlab's, renamed.
+    metrics = tmp_path / "metrics"
+    shutil.copytree(roots[1], metrics)
+    for rate in RATES:
+        record = json.loads(detect_file(metrics, rate, "cleanlab").read_text())
+        _write(detect_file(metrics, rate, "aum"), {**record, "method": "aum"})
     command = [
         sys.executable,
         str(REPO / "stages" / "regress.py"),
@@ -344,7 +350,7 @@ def test_stage_writes_outputs(tmp_path, roots):
         "live",
     ]
     done = subprocess.run(
-        [*command, "--metrics-dir", str(roots[1])],
+        [*command, "--metrics-dir", str(metrics)],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -355,7 +361,7 @@ def test_stage_writes_outputs(tmp_path, roots):
     assert report["accuracy"]["methods"]["none"]["tolerance_1pt_ci"][0] is not None
     # "halver" and "perfect" are not in params.yaml's grid: their files stay out of the fits.
     assert set(report["accuracy"]["methods"]) == {"none", "oracle", "random", "cleanlab"}
-    assert set(report["estimates"]) == {"oracle", "random", "cleanlab"}
+    assert set(report["estimates"]) == {"oracle", "random", "cleanlab", "aum"}
     summary = json.loads((repo / "summary.json").read_text())
     assert summary["rate"] == 0.2 and summary["best_method"] == "cleanlab"
     assert 0.0 < summary["recovery"] < 1.0

@@ -290,12 +290,8 @@ class Clean:
 def _clean(method: str = "cleanlab", **changes) -> Clean:
     """The clean stage running ``method`` alone (so the message comes from it); ``changes`` are
     params keys with ``__`` for dots."""
-    alone = {
-        "clean.methods": [method],
-        "clean.trained": [],
-        "retrain.methods": [method],
-        "retrain.relabel": [],
-    }
+    # aum's result comes from the project's fit folder; it stays valid in every case.
+    alone = {"clean.methods": [method], "retrain.methods": [method], "retrain.relabel": []}
     return Clean({**alone, **{key.replace("__", "."): v for key, v in changes.items()}})
 
 

@@ -74,7 +74,7 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
             "results.method": "cleanlab",
             "report.rate": 0.15,
             "clean.methods": ["cleanlab", "mistakenness"],
-            "clean.trained": [],
+            "clean.trained": ["aum"],
             "retrain.methods": ["cleanlab"],
             "retrain.relabel": [],
         },
@@ -85,6 +85,10 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
         tmp_path, "train.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
         "--out", "data/train", "--metrics", "baseline", "--confusion", "confusion",
         "--live", "live", "--checkpoints", "checkpoints",
+    )  # fmt: skip
+    _stage(
+        tmp_path, "fit.py", "--method", "aum", "--dataset", "data/dataset", "--noisy",
+        "data/noisy", "--train", "data/train", "--out", "data/fit/aum",
     )  # fmt: skip
     _stage(
         tmp_path, "clean.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
@@ -180,8 +184,8 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
         {
             "data.source": "folder",
             "data.path": str(folder),
-            # Speed only: no model-training cleaning method, so none of them votes either.
-            "clean.trained": [],
+            # Speed only: aum alone trains models of its own, and votes in no consensus.
+            "clean.trained": ["aum"],
             "clean.consensus.members": ["cleanlab", "mistakenness"],
         },
     )

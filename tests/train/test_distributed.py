@@ -12,6 +12,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
+from labelnoise.clean import CleanResult, save_result
 from labelnoise.params import read_yaml
 from labelnoise.profiles import apply_profile
 from labelnoise.train import build_model
@@ -96,7 +97,7 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     )
     params["data"]["n_train"] = 200
     params["noise"]["rates"] = [0.2]
-    params["clean"].update(methods=["oracle"], trained=[])
+    params["clean"].update(methods=["oracle"], trained=["aum"])
     params["retrain"].update(methods=["oracle"], relabel=[], robust=[])
     params["train"].update(
         {
@@ -139,6 +140,11 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     leftovers = [p.name for d in ("out", "train", "baseline") for p in (tmp_path / d).rglob(".*")]
     assert leftovers == []
 
+    # aum's fit stage trains in one process; the clean stage only reads its result.
+    n = len(oos)
+    save_result(
+        CleanResult(np.linspace(0, 1, n), np.zeros(n, bool), 0.0), tmp_path / "fit/aum/0.2.npz"
+    )
     stage(
         "clean.py", "--dataset", "ds", "--noisy", "noisy", "--train", "train", "--fit", "fit",
         "--out", "clean", "--metrics", "detect", "--pr", "pr",
