@@ -628,6 +628,36 @@ def _other_issues(issues: pd.DataFrame, images: np.ndarray, *, rate: float) -> s
     )
 
 
+def _falsified_lead(rate: float) -> str:
+    return (
+        "A fraction of the training labels was deliberately falsified (the false-label rate); "
+        "a model was trained on them and tested on clean labels. Each cleaning method then "
+        "scored every training example (higher score = more likely mislabelled), flagged some, "
+        "and the model was retrained without the flagged ones (the _relabel arms keep those "
+        "it can fix, under their suggested label; gce trains through the noise with a robust "
+        "loss). The tables show how accuracy falls with the rate, how well each method finds "
+        "the false labels, and how fast accuracy degrades (regression). Click a column header "
+        f"to sort a table. The gallery at the end shows, at rate {rate:g}, each method's top "
+        "suspects per class, as a person reviewing labels would see them; a red edge marks a "
+        "label that really is false, a green edge a correct label the method suspected "
+        "wrongly. Scores are comparable only within one method."
+    )
+
+
+def _given_lead() -> str:
+    return (
+        "Your labels were used as given. Models trained on them with cross-validation scored "
+        "every training image; each cleaning method turned that into a suspicion score "
+        "(higher = more likely mislabelled) and flagged some, and the model was retrained "
+        "without the flagged images (the _relabel arms keep those it can fix, under their "
+        "suggested label; gce trains on every label with a robust loss) and tested on the "
+        "test split. Which labels are really wrong is not known here, so detection quality "
+        "cannot be scored; the gallery at the end shows each method's top suspects per class, "
+        "with their file names, for a person to review, after the outliers and duplicates. "
+        "Scores are comparable only within one method."
+    )
+
+
 def other_issues_table(
     outliers: pd.DataFrame, duplicates: pd.DataFrame, train_ids: np.ndarray, *, limit: int
 ) -> pd.DataFrame:
@@ -712,6 +742,7 @@ def build_report(
     other_issues: pd.DataFrame | None = None,
     issues_rate: float | None = None,
     notice: str | None = None,
+    given_labels: bool = False,
 ) -> str:
     """Render the whole report as one self-contained HTML page.
 
@@ -748,6 +779,9 @@ def build_report(
         found at ``issues_rate`` (default ``rate``); no such section when ``None``.
     notice
         A warning shown under the title (e.g. which numbers rest on unverified labels).
+    given_labels
+        The labels were used as given (your own images, nothing falsified): the page says so
+        instead of describing falsified labels.
 
     Returns
     -------
@@ -804,20 +838,7 @@ def build_report(
         "</figcaption></figure>"
         for name, png in figures.items()
     )
-    lead = (
-        "A fraction of the training labels was deliberately falsified (the false-label rate); "
-        "a model was trained on them and tested on clean labels. Each cleaning method then "
-        "scored every training example (higher score = more likely mislabelled), flagged some, "
-        "and the model was retrained without the flagged ones (the _relabel arms keep those "
-        "it can fix, under their suggested label; gce trains through the noise with a robust "
-        "loss). The tables show how accuracy "
-        "falls with the rate, how well each method finds the false labels, and how fast "
-        "accuracy degrades (regression). Click a column header to sort a table. The gallery at "
-        f"the end shows, at rate {rate:g}, each method's top suspects per class, as a person "
-        "reviewing labels would see them; a red edge marks a label that really is false, a "
-        "green edge a correct label the method suspected wrongly. Scores are comparable only "
-        "within one method."
-    )
+    lead = _given_lead() if given_labels else _falsified_lead(rate)
     sections = [
         ("summary", "Summary tables", summary),
         (
@@ -834,7 +855,8 @@ def build_report(
     sections += [
         (
             "review",
-            f"Review gallery: top suspects per class at false-label rate {rate:g}",
+            "Review gallery: top suspects per class"
+            + ("" if given_labels else f" at false-label rate {rate:g}"),
             _gallery(suspects, images, class_names, default=default),
         ),
     ]

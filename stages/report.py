@@ -119,6 +119,7 @@ def main() -> None:
         other_issues=issues,
         issues_rate=params.results.rate,
         notice=trust_notice(dataset.meta.get("split_origin", {})) if own else None,
+        given_labels=params.rates == [0.0] and own,
     )
     write_text(args.out, page)
     print(f"report: {args.out} ({len(page) / 1e6:.1f} MB), {len(suspects)} suspects at {rate:g}")

@@ -5,15 +5,12 @@ output."""
 
 import csv
 import itertools
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
+from projects import dvc_project
 
 from labelnoise.params import read_yaml
 from labelnoise.profiles import apply_profile
@@ -52,22 +49,9 @@ def readme_sweep_block() -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, dict]:
     project = tmp_path_factory.mktemp("sweep")
-    for name in ("stages", "labelnoise", "images"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(ROOT / name, project / name)
     params = apply_profile(read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles/tiny.yaml"))
-    with open(project / "params.yaml", "w") as handle:
-        YAML().dump(apply_profile(params, SHRINK), handle)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env["PYTHONPATH"] = str(project)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    setup = (
-        "git init -q && dvc init -q && dvc config core.analytics false && "
-        f"cp -r {ROOT / '.dvc' / 'plots'} .dvc/plots && git add -A && "
-        "git -c user.name=t -c user.email=t@t commit -qm tiny"
-    )
-    subprocess.run(["bash", "-ec", setup], cwd=project, env=env, check=True)
+    env = dvc_project(project, apply_profile(params, SHRINK))
+    env.pop("OMP_NUM_THREADS")  # the README's sweep sets it for its queue workers
     return project, env
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from projects import dvc_project
 from sklearn.metrics import roc_auc_score
-from test_stage_cli import _write_params
+from test_stage_cli import _write_params, tiny_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,28 +140,6 @@ def test_a_broken_image_stops_the_import_and_leaves_no_dataset(tmp_path):
     assert not (tmp_path / "ds").exists()
 
 
-def _dvc_project(root: Path, changes: dict) -> tuple[Path, dict]:
-    """A fresh git + DVC repository of this pipeline with the tiny profile and ``changes``."""
-    import shutil
-
-    project = root / "project"
-    project.mkdir()
-    for name in ("stages", "labelnoise", "images"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(ROOT / name, project / name)
-    _write_params(project, changes)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.update(PYTHONPATH=str(project), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
-    setup = (
-        "git init -q && dvc init -q && dvc config core.analytics false && "
-        f"cp -r {ROOT / '.dvc' / 'plots'} .dvc/plots && git add -A && "
-        "git -c user.name=t -c user.email=t@t commit -qm own"
-    )
-    subprocess.run(["bash", "-ec", setup], cwd=project, env=env, check=True)
-    return project, env
-
-
 def _repro(project: Path, env: dict, *targets: str) -> set[str]:
     import re
 
@@ -179,16 +158,15 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     folder = tmp_path / "photos"
     paths = _image_folder(folder)
     before = {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths}
-    project, env = _dvc_project(
-        tmp_path,
-        {
-            "data.source": "folder",
-            "data.path": str(folder),
-            # Speed only: aum alone trains models of its own, and votes in no consensus.
-            "clean.trained": ["aum"],
-            "clean.consensus.members": ["cleanlab", "mistakenness"],
-        },
-    )
+    project = tmp_path / "project"
+    changes = {
+        "data.source": "folder",
+        "data.path": str(folder),
+        # Speed only: aum alone trains models of its own, and votes in no consensus.
+        "clean.trained": ["aum"],
+        "clean.consensus.members": ["cleanlab", "mistakenness"],
+    }
+    env = dvc_project(project, tiny_params(changes))
     ran = _repro(project, env)
     assert {"generate", "train", "clean", "results", "report"} <= ran
     assert sorted(p.name for p in (project / "data" / "noisy").iterdir()) == ["0.0"]
@@ -203,6 +181,7 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     assert 'class="notice"' in page and "No val/ or test/ folder" in page
     assert Path(paths[0]).name in page  # the gallery names your files
     assert "How the images were made" not in page and "Your images" in page
+    assert "Your labels were used as given" in page and "deliberately falsified" not in page
     assert 'id="other-issues"' in page
     # Without a val/ folder the flag counts come from cleanlab's cross-validated estimate.
     baseline = json.loads((project / "metrics" / "baseline" / "0.0.json").read_text())

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = apply_profile(read_yaml(ROOT / "params.yaml"), read_yaml(ROOT / "profiles" / "tiny.yaml"))
 
 
-def _write_params(directory: Path, changes: dict) -> None:
+def tiny_params(changes: dict) -> dict:
+    """The tiny profile's params with ``changes`` (dotted key paths) applied."""
     params = copy.deepcopy(TINY)
     for dotted, value in changes.items():
         *parents, key = dotted.split(".")
@@ -23,8 +24,12 @@ def _write_params(directory: Path, changes: dict) -> None:
         for part in parents:
             section = section[part]
         section[key] = value
+    return params
+
+
+def _write_params(directory: Path, changes: dict) -> None:
     with open(directory / "params.yaml", "w") as fh:
-        YAML(typ="safe", pure=True).dump(params, fh)
+        YAML(typ="safe", pure=True).dump(tiny_params(changes), fh)
 
 
 def _stage(directory: Path, script: str, *args: str) -> subprocess.CompletedProcess:
