@@ -50,6 +50,7 @@ bench: setup
 	python bench/trainer.py
 	python bench/tvnet.py
 	python bench/importer.py
+	python bench/real_data.py
 	python bench/folds.py
 	python bench/scale.py --n 20000
 	python bench/ceiling.py --epochs 60 --former
