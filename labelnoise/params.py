@@ -220,6 +220,21 @@ class ReportParams(_Section):
     tsne_method: str | None = None
 
 
+class RegressParams(_Section):
+    bootstrap: int = Field(2000, ge=1)  # parametric-bootstrap draws of the interval fits
+    drops: list[float] = Field(default_factory=lambda: [1.0, 5.0], min_length=1)  # points
+    reference: str = "none"  # the arm the GLM contrasts the others against
+    grid: int = Field(41, ge=2)  # rates the fitted accuracy curves are drawn at
+
+    @field_validator("drops")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        bad = [drop for drop in value if not 0.0 < drop < 100.0]
+        if bad:
+            raise ValueError(f"accuracy drops are points in (0, 100), got {bad}")
+        return value
+
+
 class ResultsParams(_Section):
     rate: float | None = None  # None: as report.rate
     method: str | None = None  # None: consensus when it runs, else the first cleaning method
@@ -235,7 +250,7 @@ class Params(_Section):
     train: TrainParams = Field(default_factory=TrainParams)
     clean: CleanParams
     retrain: RetrainParams
-    regress: dict[str, Any] = Field(default_factory=dict)
+    regress: RegressParams = Field(default_factory=RegressParams)
     report: ReportParams = Field(default_factory=ReportParams)
     results: ResultsParams = Field(default_factory=ResultsParams)
 
@@ -269,6 +284,15 @@ class Params(_Section):
             object.__setattr__(self.results, "rate", self.report.rate)
         elif self.results.rate not in rates:
             raise ValueError(f"results.rate {self.results.rate} is not one of the rates {rates}")
+        return self
+
+    @model_validator(mode="after")
+    def _regress_reference(self) -> Params:
+        arms = ["none", *self.retrain.arms]
+        if self.regress.reference not in arms:
+            raise ValueError(
+                f"regress.reference {self.regress.reference!r} is not an arm; valid: {arms}"
+            )
         return self
 
     @model_validator(mode="after")

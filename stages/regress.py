@@ -10,21 +10,6 @@ from labelnoise.io import write_csv, write_json
 from labelnoise.params import load_params
 
 
-def _setting(section: dict, key: str, default, kind: type):
-    value = section.get(key, default)
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"params.yaml: regress.{key} must be an integer, got {value!r}")
-    if kind is list and (
-        not isinstance(value, list)
-        or not value
-        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
-    ):
-        raise ValueError(f"params.yaml: regress.{key} must be a list of numbers, got {value!r}")
-    if kind is str and not isinstance(value, str):
-        raise ValueError(f"params.yaml: regress.{key} must be a string, got {value!r}")
-    return value
-
-
 def _replicates(scratch: Path) -> tuple[list[Path], list[int]]:
     from labelnoise.experiments import export_metrics, find_replicates
 
@@ -63,13 +48,6 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     section = params.regress
-    unknown = sorted(set(section) - {"bootstrap", "drops", "reference", "grid"})
-    if unknown:
-        raise ValueError(f"params.yaml: unknown regress keys {unknown}")
-    n_boot = _setting(section, "bootstrap", 2000, int)
-    drops = [float(d) for d in _setting(section, "drops", [1, 5], list)]
-    reference = _setting(section, "reference", "none", str)
-    n_grid = _setting(section, "grid", 41, int)
     if args.experiments and args.seeds is not None:
         raise ValueError("--seeds goes with --metrics-dir; experiments carry their own seeds")
     if args.metrics_dir and args.seeds is None and len(args.metrics_dir) > 1:
@@ -93,12 +71,16 @@ def main() -> None:
             roots, seeds = args.metrics_dir, args.seeds or [params.seed]
         metrics = collect(roots, grid=grid, seeds=seeds)
     report = regression_report(
-        metrics, reference=reference, drops=drops, n_boot=n_boot, seed=params.seed
+        metrics,
+        reference=section.reference,
+        drops=section.drops,
+        n_boot=section.bootstrap,
+        seed=params.seed,
     )
     table = accuracy_table(metrics.runs)
     plots = args.plots_dir
     write_csv(accuracy_long(table), plots / "accuracy.csv")
-    fit = accuracy_fit_long(table, report["accuracy"], n_grid=n_grid)
+    fit = accuracy_fit_long(table, report["accuracy"], n_grid=section.grid)
     write_csv(fit, plots / "accuracy_fit.csv")
     detection = detection_long(metrics.detect)
     write_csv(detection.drop(columns="auroc"), plots / "detection_f1.csv")

@@ -75,6 +75,9 @@ def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> 
         ({"data.source": "folder", "data.path": ""}, ("data.path", "at least 1 character")),
         ({"results.rate": 0.25}, ("results.rate 0.25 is not one of the rates",)),
         ({"retrain.robust": ["mae"]}, ("retrain.robust.0", "'gce'")),
+        ({"regress.bootstrap": "many"}, ("regress.bootstrap", "'many'")),
+        ({"regress.reference": "magic"}, ("regress.reference 'magic' is not an arm",)),
+        ({"report.top_k": "eight"}, ("report.top_k", "'eight'")),
         ({"retrain.methods": ["oracle", "none"]}, ("retrain.methods", "['none']")),
         (
             {"clean.methods": ["cleanlab", "aum", "consensus"]},
