@@ -188,6 +188,10 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     assert baseline["noise_estimate"].startswith("cross-validated")
     assert not (project / "plots" / "report" / "training_values.png").exists()  # no tvnet
 
+    shown = subprocess.run(
+        ["dvc", "plots", "show", "--json"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and not json.loads(shown.stdout).get("errors"), shown.stdout
     assert not _repro(project, env), "an unchanged folder must not re-import"
     Image.new("RGB", (30, 30), (240, 10, 10)).save(folder / "train" / "warm" / "extra.png")
     assert "generate" in _repro(project, env, "generate")
