@@ -72,7 +72,8 @@ def main() -> None:
     found = neighbour_issues(
         load_npy(args.train / rate / "train_features.npy"),
         images=dataset.split("train")[0],
-        n_neighbors=options.n_neighbors,
+        # A folder of fewer images than neighbours still gets its outliers and duplicates.
+        n_neighbors=max(2, min(options.n_neighbors, len(given) - 1)),
         near_duplicate=options.near_duplicate,
     )
     write_csv(outliers_table(found, train), args.outliers)
