@@ -10,6 +10,9 @@ Run it with nothing else on the machine. To compare two commits back to back:
 
     python bench/pipeline.py --rev <before> && python bench/pipeline.py --rev HEAD
 
+``--overlay FILE`` applies a profile kept outside ``profiles/``: ``bench/settings/`` holds the
+settings of earlier measurements, so today's code can run at them.
+
 Stage names given as arguments reproduce only those and what they need (a slice of the grid).
 """
 
@@ -59,6 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rev", default="HEAD", help="commit to clone and run")
     parser.add_argument("--profile", help="a profiles/<name>.yaml to apply first")
+    parser.add_argument(
+        "--overlay", type=Path, help="a profile file from anywhere (e.g. bench/settings/) instead"
+    )
     parser.add_argument("--keep", type=Path, help="clone into this new folder and keep it")
     parser.add_argument(
         "targets", nargs="*", help="stages to reproduce (with what they need); default: all"
@@ -70,9 +76,13 @@ def main() -> None:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         subprocess.run(["git", "checkout", "-q", args.rev], cwd=clone, check=True)
         env["PYTHONPATH"] = str(clone)  # the clone's own package, not the installed one
-        if args.profile:
+        profile = args.profile
+        if args.overlay:
+            profile = args.overlay.stem
+            (clone / "profiles" / f"{profile}.yaml").write_text(args.overlay.read_text())
+        if profile:
             subprocess.run(
-                [sys.executable, "-m", "labelnoise.profiles", args.profile],
+                [sys.executable, "-m", "labelnoise.profiles", profile],
                 cwd=clone, env=env, check=True,
             )  # fmt: skip
         rev = subprocess.run(
@@ -83,7 +93,7 @@ def main() -> None:
     for name, seconds in stages:
         kinds[name.split("@")[0]].append(seconds)
     print(
-        f"\n`dvc repro` of {rev} ({args.profile or 'params.yaml'}), {os.cpu_count()} CPU cores:\n"
+        f"\n`dvc repro` of {rev} ({profile or 'params.yaml'}), {os.cpu_count()} CPU cores:\n"
     )
     print("| stage kind | count | wall time each (mean, s) | total (s) |")
     print("|---|---|---|---|")

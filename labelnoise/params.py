@@ -115,6 +115,7 @@ class TrainParams(_Section):
     class_weights: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0)
+    workers: int = Field(0, ge=0)
     compile: bool = False
     weights: str | None = None
     eval_batch_size: int = Field(1024, ge=1)

@@ -14,10 +14,10 @@ from labelnoise.params import TrainParams
 
 def train_config(params: TrainParams):
     """The trainer's config from the ``train`` params section (how the folds are trained and how
-    many processes train are not part of it)."""
+    many trainings and processes run at once are not part of it)."""
     from labelnoise.train import TrainConfig
 
-    launch = {"folds", "stack_folds", "distributed", "nproc_per_node"}
+    launch = {"folds", "stack_folds", "distributed", "nproc_per_node", "workers"}
     return TrainConfig(**params.model_dump(exclude=launch))
 
 

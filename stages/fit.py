@@ -1,7 +1,8 @@
 """Stage `fit`: one cleaning method that trains models of its own, at every rate of the grid.
 
 Writes the method's result (scores, flags, extras) per rate; the `clean` stage scores them
-against the flips beside the methods that only read the trained models' outputs.
+against the flips beside the methods that only read the trained models' outputs. On the CPU
+``train.workers`` rates run side by side.
 """
 
 import argparse
@@ -29,19 +30,29 @@ def main() -> None:
     from labelnoise.io import atomic_path
     from labelnoise.metrics import rate_name
     from labelnoise.runs import clean_context, read_noisy_labels
+    from labelnoise.train import resolve_device
+    from labelnoise.train.workers import map_workers, worker_count
 
     method = get_method(args.method)
     dataset = load_dataset(args.dataset, mmap=True)
+
+    def run_rate(rate: float, out: Path) -> None:
+        name = rate_name(rate)
+        labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
+        context = clean_context(dataset, labels, args.train / name, method=method, params=params)
+        result = method.run(context, **getattr(params.clean, args.method))
+        save_result(check_result(args.method, result, context.n), out / f"{name}.npz")
+        print(f"{args.method} @ {name}: flagged {int(result.flags.sum())} of {context.n}")
+
+    device = resolve_device(params.train.device)
+    workers = worker_count(params.train.workers, jobs=len(params.rates), device=device)
     with atomic_path(args.out, directory=True) as tmp:
-        for rate in params.rates:
-            name = rate_name(rate)
-            labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
-            context = clean_context(
-                dataset, labels, args.train / name, method=method, params=params
-            )
-            result = method.run(context, **getattr(params.clean, args.method))
-            save_result(check_result(args.method, result, context.n), tmp / f"{name}.npz")
-            print(f"{args.method} @ {name}: flagged {int(result.flags.sum())} of {context.n}")
+        map_workers(
+            lambda rate: run_rate(rate, tmp),
+            params.rates,
+            workers=workers,
+            threads=params.train.threads,
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Arms (``--arm``): ``drop`` trains on what a cleaning method keeps; ``relabel`` also keeps the
 flagged examples it can fix, under their suggested label (``retrain.confidence``); ``robust``
 trains on every noisy label with a robust loss. Every arm takes the baseline's optimizer steps.
+On the CPU ``train.workers`` rates train side by side.
 
 With ``train.distributed`` the stage re-executes itself under torchrun as
 ``train.nproc_per_node`` processes that train data-parallel; the first one writes the outputs.
@@ -69,29 +70,42 @@ def main() -> None:
             nproc_per_node=params.train.nproc_per_node,
             cuda=resolve_device(params.train.device).type == "cuda",
         )
-    records = {}
-    with stage as (rank, _):
-        for rate, name, labels, given, keep, same in cells:
-            if same:
-                # Same examples, labels, seed and config as the baseline: its result is this
-                # arm's (bit for bit on CPU; on CUDA a rerun would differ by run-to-run noise).
-                metrics = read_json(args.baseline / f"{name}.json")
-                metrics = {k: v for k, v in metrics.items() if k != "rate"}
-            else:
-                from labelnoise.runs import train_and_test
 
-                metrics = train_and_test(
-                    dataset,
-                    given,
-                    params=train_params,
-                    seed=params.seed,
-                    keep=keep,
-                    checkpoint_path=args.checkpoints / f"{name}.pt",
-                    desc=f"retrain {args.method} ({args.arm}) rate={name}",
-                ).metrics
-            records[name] = arm_record(
-                labels, given, keep, metrics, rate=rate, method=arm_name(args.method, args.arm)
-            )
+    def run_cell(cell) -> dict:
+        rate, name, labels, given, keep, same = cell
+        if same:
+            # Same examples, labels, seed and config as the baseline: its result is this
+            # arm's (bit for bit on CPU; on CUDA a rerun would differ by run-to-run noise).
+            metrics = read_json(args.baseline / f"{name}.json")
+            metrics = {k: v for k, v in metrics.items() if k != "rate"}
+        else:
+            from labelnoise.runs import train_and_test
+
+            metrics = train_and_test(
+                dataset,
+                given,
+                params=train_params,
+                seed=params.seed,
+                keep=keep,
+                checkpoint_path=args.checkpoints / f"{name}.pt",
+                desc=f"retrain {args.method} ({args.arm}) rate={name}",
+            ).metrics
+        return arm_record(
+            labels, given, keep, metrics, rate=rate, method=arm_name(args.method, args.arm)
+        )
+
+    with stage as (rank, size):
+        jobs = sum(not same for *_, same in cells)
+        if jobs:
+            from labelnoise.train import resolve_device
+            from labelnoise.train.workers import map_workers, worker_count
+
+            device = resolve_device(params.train.device)
+            workers = worker_count(params.train.workers, jobs=jobs, device=device, processes=size)
+            arms = map_workers(run_cell, cells, workers=workers, threads=params.train.threads)
+        else:
+            arms = [run_cell(cell) for cell in cells]
+    records = {cell[1]: record for cell, record in zip(cells, arms, strict=True)}
     if rank > 0:
         return  # every process holds the same metrics; the first one writes them
     with atomic_path(args.out, directory=True) as tmp:

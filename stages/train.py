@@ -2,7 +2,8 @@
 probabilities and features.
 
 One process trains every rate (``params.rates``: the injected rates, or your labels as given),
-so the grid follows the params without naming a rate in `dvc.yaml`. With ``train.distributed``
+so the grid follows the params without naming a rate in `dvc.yaml`; on the CPU ``train.workers``
+rates train side by side. With ``train.distributed``
 the stage re-executes itself under torchrun as ``train.nproc_per_node`` processes that train
 data-parallel; the first one writes the outputs.
 """
@@ -54,8 +55,20 @@ def main() -> None:
             outputs.enter_context(atomic_path(d, directory=True)) if rank == 0 else None
             for d in dirs
         )
-        for rate in params.rates:
-            train(args, params, rate, out=out, metrics=metrics, confusion=confusion)
+        from labelnoise.train.workers import map_workers, worker_count
+
+        workers = worker_count(
+            params.train.workers,
+            jobs=len(params.rates),
+            device=resolve_device(params.train.device),
+            processes=size,
+        )
+        map_workers(
+            lambda rate: train(args, params, rate, out=out, metrics=metrics, confusion=confusion),
+            params.rates,
+            workers=workers,
+            threads=params.train.threads,
+        )
 
 
 def train(
