@@ -92,9 +92,7 @@ def main() -> None:
     kinds: dict[str, list[float]] = defaultdict(list)
     for name, seconds in stages:
         kinds[name.split("@")[0]].append(seconds)
-    print(
-        f"\n`dvc repro` of {rev} ({profile or 'params.yaml'}), {os.cpu_count()} CPU cores:\n"
-    )
+    print(f"\n`dvc repro` of {rev} ({profile or 'params.yaml'}), {os.cpu_count()} CPU cores:\n")
     print("| stage kind | count | wall time each (mean, s) | total (s) |")
     print("|---|---|---|---|")
     for kind, times in kinds.items():

@@ -727,6 +727,58 @@ def trust_notice(split_origin: Mapping[str, str]) -> str | None:
 # ----------------------------------------------------------------------------- page
 
 
+def _check_report_inputs(runs, detect, suspects, images, default_method, other_issues) -> str:
+    """Raise ``ValueError`` on a table without its columns or a gallery row out of range;
+    return the method the gallery shows first."""
+    _require_columns(runs, ("rate", "method", "accuracy", "balanced_accuracy", "macro_f1"), "runs")
+    _require_columns(
+        detect,
+        ("rate", "method", "f1", "auroc", "true_noise_rate", "estimated_noise_rate"),
+        "detect",
+    )
+    _require_columns(suspects, SUSPECT_COLUMNS, "suspects")
+    if other_issues is not None:
+        _require_columns(other_issues, ISSUE_COLUMNS, "other_issues")
+    if len(suspects) == 0:
+        raise ValueError("suspects is empty: nothing to show in the review gallery")
+    if "none" not in set(runs["method"]):
+        raise ValueError("runs has no baseline rows (method 'none')")
+    rows = suspects["row"].to_numpy()
+    if rows.min() < 0 or rows.max() >= len(images):
+        raise ValueError(f"suspects.row out of range for {len(images)} images")
+    methods = list(dict.fromkeys(suspects["method"]))
+    default = methods[0] if default_method is None else default_method
+    if default not in methods:
+        raise ValueError(f"default_method {default!r} not among the gallery methods {methods}")
+    return default
+
+
+def _summary_tables(runs: pd.DataFrame, detect: pd.DataFrame, regression: dict) -> str:
+    """The summary section: baseline, accuracy, detection and regression tables."""
+    return "".join(
+        [
+            _baseline_table(runs),
+            _rate_pivot(
+                runs,
+                "accuracy",
+                "retrain-table",
+                "Test accuracy after cleaning (none = no cleaning) by false-label rate",
+            ),
+            _rate_pivot(
+                detect, "f1", "detection-f1-table", "Detection F1 of the flags (higher = better)"
+            ),
+            _rate_pivot(
+                detect,
+                "auroc",
+                "detection-auroc-table",
+                "Detection AUROC of the scores (0.5 = chance, – = undefined at rate 0)",
+            ),
+            _regression_table(regression),
+            _inverse_table(regression),
+        ]
+    )
+
+
 def build_report(
     runs: pd.DataFrame,
     detect: pd.DataFrame,
@@ -788,49 +840,8 @@ def build_report(
     str
         The HTML document.
     """
-    _require_columns(runs, ("rate", "method", "accuracy", "balanced_accuracy", "macro_f1"), "runs")
-    _require_columns(
-        detect,
-        ("rate", "method", "f1", "auroc", "true_noise_rate", "estimated_noise_rate"),
-        "detect",
-    )
-    _require_columns(suspects, SUSPECT_COLUMNS, "suspects")
-    if other_issues is not None:
-        _require_columns(other_issues, ISSUE_COLUMNS, "other_issues")
-    if len(suspects) == 0:
-        raise ValueError("suspects is empty: nothing to show in the review gallery")
-    if "none" not in set(runs["method"]):
-        raise ValueError("runs has no baseline rows (method 'none')")
-    rows = suspects["row"].to_numpy()
-    if rows.min() < 0 or rows.max() >= len(images):
-        raise ValueError(f"suspects.row out of range for {len(images)} images")
-    methods = list(dict.fromkeys(suspects["method"]))
-    default = methods[0] if default_method is None else default_method
-    if default not in methods:
-        raise ValueError(f"default_method {default!r} not among the gallery methods {methods}")
-
-    summary = "".join(
-        [
-            _baseline_table(runs),
-            _rate_pivot(
-                runs,
-                "accuracy",
-                "retrain-table",
-                "Test accuracy after cleaning (none = no cleaning) by false-label rate",
-            ),
-            _rate_pivot(
-                detect, "f1", "detection-f1-table", "Detection F1 of the flags (higher = better)"
-            ),
-            _rate_pivot(
-                detect,
-                "auroc",
-                "detection-auroc-table",
-                "Detection AUROC of the scores (0.5 = chance, – = undefined at rate 0)",
-            ),
-            _regression_table(regression),
-            _inverse_table(regression),
-        ]
-    )
+    default = _check_report_inputs(runs, detect, suspects, images, default_method, other_issues)
+    summary = _summary_tables(runs, detect, regression)
     figure_html = "".join(
         f'<figure id="fig-{_esc(name)}"><img src="{png_data_uri(png)}" '
         f'alt="{_esc(FIGURES.get(name, (name, ""))[0])}"><figcaption><b>'

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labelnoise.evaluate import classification_metrics
+from labelnoise.io import save_npy
 from labelnoise.params import TrainParams
 
 
@@ -70,6 +71,39 @@ def arm_name(method: str, arm: str) -> str:
     from labelnoise.clean.relabel import SUFFIX
 
     return method + (SUFFIX if arm == "relabel" else "")
+
+
+def arm_inputs(
+    labels: pd.DataFrame,
+    *,
+    arm: str,
+    method: str,
+    flags: Path | None,
+    oos_probs: Path | None,
+    confidence: float,
+    n_classes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`arm_labels` of one rate from the files the retrain stage reads: the method's
+    result ``flags`` (``<rate>.npz``; drop, relabel) and the baseline's ``oos_probs.npy``
+    (relabel by a method that does not suggest the truth)."""
+    from labelnoise.clean import get_method, load_result
+    from labelnoise.io import load_npy
+
+    if arm == "robust":
+        return arm_labels(labels, arm="robust")
+    flagged = load_result(flags).flags
+    if len(flagged) != len(labels):
+        raise ValueError(f"{flags.parent}: {len(flagged)} flags for {len(labels)} train examples")
+    probs = None
+    if arm == "relabel":
+        if getattr(get_method(method), "suggests_truth", False):
+            probs = np.eye(n_classes)[labels["true"].to_numpy()]
+        else:
+            probs = load_npy(oos_probs)
+    return arm_labels(
+        labels, arm=arm, flags=flagged, suggestion_probs=probs,
+        confidence=confidence, name=f"{method} ({arm})",
+    )  # fmt: skip
 
 
 def arm_labels(
@@ -214,6 +248,32 @@ def train_and_test(
     names = np.asarray(dataset.classes)
     confusion = pd.DataFrame({"actual": names[test_labels], "predicted": names[predicted]})
     return TestedModel(result.model, proba, metrics, confusion)
+
+
+def write_baseline(
+    folder: Path, tested: TestedModel, folds, val_probs: np.ndarray, dataset, *, batch_size: int
+) -> None:
+    """One rate's baseline outputs in a new ``folder``: its weights, the out-of-sample, trusted
+    and test probabilities, the fold of each train example, and the train and trusted features.
+
+    ``folds`` is :func:`~labelnoise.train.out_of_sample_folds`'s result, ``val_probs``
+    ``(K, n_val, C)`` each fold model's probabilities of the trusted images.
+    """
+    import torch
+
+    from labelnoise.train import extract_features
+
+    train_images, _, _ = dataset.split("train")
+    val_images, _, _ = dataset.split("val")
+    folder.mkdir()
+    torch.save(tested.model.state_dict(), folder / "model.pt")
+    save_npy(folder / "oos_probs.npy", folds.proba.astype(np.float32))
+    save_npy(folder / "folds.npy", folds.fold)
+    save_npy(folder / "val_probs.npy", val_probs.astype(np.float32))
+    for split, images in (("train", train_images), ("val", val_images)):
+        features = extract_features(tested.model, images, batch_size=batch_size)
+        save_npy(folder / f"{split}_features.npy", features)
+    save_npy(folder / "test_probs.npy", tested.test_proba.astype(np.float32))
 
 
 def fold_model_metrics(

@@ -44,7 +44,7 @@ def main() -> None:
     from labelnoise.data import load_dataset
     from labelnoise.io import atomic_path
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import arm_name, arm_record, read_noisy_labels
+    from labelnoise.runs import arm_inputs, arm_name, arm_record, read_noisy_labels
 
     dataset = load_dataset(args.dataset, mmap=True)
     train_params = params.train
@@ -54,7 +54,12 @@ def main() -> None:
     for rate in params.rates:
         name = rate_name(rate)
         labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
-        given, keep = _arm(args, params, labels, name, n_classes=dataset.n_classes)
+        flags = args.flags and args.flags / f"{name}.npz"
+        given, keep = arm_inputs(
+            labels, arm=args.arm, method=args.method, flags=flags,
+            oos_probs=args.train and args.train / name / "oos_probs.npy",
+            confidence=params.retrain.confidence, n_classes=dataset.n_classes,
+        )  # fmt: skip
         same = keep.all() and np.array_equal(given, labels["given"]) and args.arm != "robust"
         cells.append((rate, name, labels, given, keep, same))
 
@@ -115,29 +120,6 @@ def main() -> None:
                 f"{record['method']} @ {name}: kept {record['n_kept']}, relabelled "
                 f"{record['n_relabeled']}, accuracy {record['accuracy']:.4f}"
             )
-
-
-def _arm(args, params, labels, name: str, *, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The labels ``(n,)`` this arm trains with and the rows ``(n,)`` it keeps, at one rate."""
-    from labelnoise.clean import get_method, load_result
-    from labelnoise.io import load_npy
-    from labelnoise.runs import arm_labels
-
-    if args.arm == "robust":
-        return arm_labels(labels, arm="robust")
-    flags = load_result(args.flags / f"{name}.npz").flags
-    if len(flags) != len(labels):
-        raise ValueError(f"{args.flags}: {len(flags)} flags for {len(labels)} train examples")
-    probs = None
-    if args.arm == "relabel":
-        if getattr(get_method(args.method), "suggests_truth", False):
-            probs = np.eye(n_classes)[labels["true"].to_numpy()]
-        else:
-            probs = load_npy(args.train / name / "oos_probs.npy")
-    return arm_labels(
-        labels, arm=args.arm, flags=flags, suggestion_probs=probs,
-        confidence=params.retrain.confidence, name=f"{args.method} ({args.arm})",
-    )  # fmt: skip
 
 
 if __name__ == "__main__":

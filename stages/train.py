@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from labelnoise.cli import run_stage
-from labelnoise.io import atomic_path, save_npy, write_csv, write_json
+from labelnoise.io import atomic_path, write_csv, write_json
 from labelnoise.params import Params, load_params
 
 
@@ -74,12 +74,16 @@ def main() -> None:
 def train(
     args: argparse.Namespace, params: Params, rate: float, *, out, metrics, confusion
 ) -> None:
-    import torch
-
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import fold_model_metrics, read_noisy_labels, train_and_test, train_config
-    from labelnoise.train import extract_features, out_of_sample_folds
+    from labelnoise.runs import (
+        fold_model_metrics,
+        read_noisy_labels,
+        train_and_test,
+        train_config,
+        write_baseline,
+    )
+    from labelnoise.train import out_of_sample_folds
 
     name = rate_name(rate)
     dataset = load_dataset(args.dataset, mmap=True)
@@ -113,21 +117,9 @@ def train(
     )
     if out is None:
         return  # every process holds the same results; the first one writes them
-    batch = params.train.eval_batch_size
-    folder = out / name
-    folder.mkdir()
-    torch.save(tested.model.state_dict(), folder / "model.pt")
-    save_npy(folder / "oos_probs.npy", folds.proba.astype(np.float32))
-    save_npy(folder / "folds.npy", folds.fold)
-    save_npy(folder / "val_probs.npy", val_probs.astype(np.float32))
-    save_npy(
-        folder / "train_features.npy",
-        extract_features(tested.model, train_images, batch_size=batch),
+    write_baseline(
+        out / name, tested, folds, val_probs, dataset, batch_size=params.train.eval_batch_size
     )
-    save_npy(
-        folder / "val_features.npy", extract_features(tested.model, val_images, batch_size=batch)
-    )
-    save_npy(folder / "test_probs.npy", tested.test_proba.astype(np.float32))
     write_json(metrics / f"{name}.json", {"rate": rate, **tested.metrics, **fold_metrics})
     write_csv(tested.confusion, confusion / f"baseline-{name}.csv")
     print(

@@ -53,3 +53,21 @@ def test_the_pinned_versions_satisfy_the_declared_ranges():
         if name in pins:
             (pinned,) = (spec.version for spec in pins[name].specifier)
             assert requirement.specifier.contains(pinned), f"{name}=={pinned} not in {requirement}"
+
+
+def test_no_function_of_the_library_or_a_stage_is_longer_than_120_lines():
+    paths = [*(ROOT / "labelnoise").rglob("*.py"), *(ROOT / "stages").glob("*.py")]
+    long = [
+        f"{path.relative_to(ROOT)}::{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > 120
+    ]
+    assert not long, long
+
+
+def test_ruff_bounds_the_complexity_of_every_function():
+    lint = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "C90" in lint["select"]
+    assert lint["mccabe"]["max-complexity"] <= 15

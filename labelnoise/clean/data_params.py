@@ -332,6 +332,46 @@ def top_fraction(scores: np.ndarray, frac: float) -> np.ndarray:
     return flags
 
 
+def _chosen_epoch(
+    epoch: str | int, history: list[dict[str, Any]], n_recorded: int, *, use_val: bool
+) -> int:
+    """0-based trajectory row whose temperatures become the scores.
+
+    ``history`` is the trainer's per-epoch record; ``n_recorded`` the number of trajectory rows.
+    """
+    if epoch == "best" and use_val:
+        # history[k]["epoch"] counts from 0, as do the rows of the trajectory
+        best = max(history, key=lambda record: record["val_acc"])
+        return int(best["epoch"])
+    if epoch in ("best", "last"):
+        return n_recorded - 1
+    return epoch - 1
+
+
+def _select_flags(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    category: np.ndarray,
+    ctx: CleanContext,
+    *,
+    count: str,
+    flag: str,
+    frac_value: float,
+) -> np.ndarray:
+    """``(n,)`` bool flags from ``scores`` (σ, higher = more suspect) or the ``(n,)`` categories.
+
+    ``count="trusted"`` takes the per-class counts of ``ctx.trusted_noise``; otherwise ``flag``
+    picks the rule (``frac_value`` is used by ``"top"`` only).
+    """
+    if count == "trusted":
+        return flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+    if flag == "top":
+        return top_fraction(scores, frac_value)
+    if flag == "hard":
+        return category == CATEGORIES.index("hard")
+    return category != CATEGORIES.index("easy")
+
+
 class DataParameters:
     """Cleaning method ``data_params``: learned instance temperature σᵢ as suspicion score.
 
@@ -404,6 +444,49 @@ class DataParameters:
         """
         reject_unknown_params(self.name, params)
         check_count(self.name, count, ctx)
+        labels = self._checked_labels(ctx, epoch=epoch, flag=flag)
+        own_top = flag == "top" and count == "own"
+        frac_value = resolve_frac(frac, ctx, self.name) if own_top else math.nan
+
+        use_val = ctx.val_images is not None and ctx.val_labels is not None
+        trajectory, history = self._train(
+            ctx,
+            labels,
+            use_val=use_val,
+            learn=learn,
+            init_sigma=init_sigma,
+            lr_inst=lr_inst,
+            lr_class=lr_class,
+            momentum=momentum,
+            wd_inst=wd_inst,
+            wd_class=wd_class,
+        )
+        chosen = _chosen_epoch(epoch, history, len(trajectory), use_val=use_val)
+        scores = trajectory[chosen].astype(np.float64)
+        init_total = init_sigma * (2.0 if learn == "both" else 1.0)
+        category = categorise(trajectory, init_sigma=init_total)
+        flags = _select_flags(
+            scores, labels, category, ctx, count=count, flag=flag, frac_value=frac_value
+        )
+        return CleanResult(
+            scores=scores,
+            flags=flags,
+            noise_rate_estimate=float(flags.mean()) if len(flags) else 0.0,
+            extras={
+                "trajectory": trajectory,
+                "category": category,
+                "best_epoch": np.asarray(chosen + 1, dtype=np.int64),
+                "frac": np.asarray(frac_value, dtype=np.float64),
+            },
+        )
+
+    def _checked_labels(self, ctx: CleanContext, *, epoch: str | int, flag: str) -> np.ndarray:
+        """``(n,)`` int64 ``ctx.labels``, once ``flag``, ``epoch`` and the training inputs check.
+
+        Raises ``ValueError`` for an unknown ``flag`` or ``epoch``, missing images or train
+        config, images and labels of different lengths, or an int ``epoch`` outside
+        ``1..epochs``.
+        """
         if flag not in FLAG_RULES:
             raise ValueError(f"{self.name}: flag={flag!r} is not one of {FLAG_RULES}")
         if not (
@@ -421,9 +504,27 @@ class DataParameters:
         n_epochs = ctx.train_config.epochs
         if isinstance(epoch, int) and not 1 <= epoch <= n_epochs:
             raise ValueError(f"{self.name}: epoch={epoch} is not in 1..{n_epochs}")
-        own_top = flag == "top" and count == "own"
-        frac_value = resolve_frac(frac, ctx, self.name) if own_top else math.nan
+        return labels
 
+    def _train(
+        self,
+        ctx: CleanContext,
+        labels: np.ndarray,
+        *,
+        use_val: bool,
+        learn: str,
+        init_sigma: float,
+        lr_inst: float,
+        lr_class: float,
+        momentum: float,
+        wd_inst: float,
+        wd_class: float,
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Train on ``ctx`` with a :class:`DataParametersHook` made of the remaining arguments.
+
+        Returns the ``(epochs, n)`` float32 trajectory of σ (higher = more suspect) and the
+        trainer's per-epoch history; validation data is passed only when ``use_val``.
+        """
         from labelnoise.train import fit
 
         hook = DataParametersHook(
@@ -438,7 +539,6 @@ class DataParameters:
             wd_class=wd_class,
             label_smoothing=ctx.train_config.label_smoothing,
         )
-        use_val = ctx.val_images is not None and ctx.val_labels is not None
         result = fit(
             ctx.images,
             labels,
@@ -451,34 +551,4 @@ class DataParameters:
             progress=ctx.progress,
             desc=self.name,
         )
-        trajectory = hook.trajectory_array()
-        if epoch == "best" and use_val:
-            # history[k]["epoch"] counts from 0, as do the rows of the trajectory
-            best = max(result.history, key=lambda record: record["val_acc"])
-            chosen = int(best["epoch"])
-        elif epoch in ("best", "last"):
-            chosen = len(trajectory) - 1
-        else:
-            chosen = epoch - 1
-        scores = trajectory[chosen].astype(np.float64)
-        init_total = init_sigma * (2.0 if learn == "both" else 1.0)
-        category = categorise(trajectory, init_sigma=init_total)
-        if count == "trusted":
-            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
-        elif flag == "top":
-            flags = top_fraction(scores, frac_value)
-        elif flag == "hard":
-            flags = category == CATEGORIES.index("hard")
-        else:
-            flags = category != CATEGORIES.index("easy")
-        return CleanResult(
-            scores=scores,
-            flags=flags,
-            noise_rate_estimate=float(flags.mean()) if len(flags) else 0.0,
-            extras={
-                "trajectory": trajectory,
-                "category": category,
-                "best_epoch": np.asarray(chosen + 1, dtype=np.int64),
-                "frac": np.asarray(frac_value, dtype=np.float64),
-            },
-        )
+        return hook.trajectory_array(), result.history

@@ -441,6 +441,106 @@ def _per_class_subset(
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
+def _regressor_config(
+    *,
+    hidden: int,
+    dropout: float,
+    reg_lr: float,
+    reg_batch_size: int,
+    reg_max_epochs: int,
+    patience: int,
+    holdout: float,
+) -> RegressorConfig:
+    """The :class:`RegressorConfig` of :meth:`TrainingValueNet.run`'s regressor arguments.
+
+    Raises ``ValueError`` unless ``0 <= dropout < 1`` and ``0 < holdout < 1``.
+    """
+    config = RegressorConfig(
+        hidden=int(hidden),
+        dropout=float(dropout),
+        lr=float(reg_lr),
+        batch_size=int(reg_batch_size),
+        max_epochs=int(reg_max_epochs),
+        patience=int(patience),
+        holdout=float(holdout),
+    )
+    if not 0.0 <= config.dropout < 1.0 or not 0.0 < config.holdout < 1.0:
+        raise ValueError(
+            f"tvnet: dropout must be in [0, 1) and holdout in (0, 1), got {dropout!r}, {holdout!r}"
+        )
+    return config
+
+
+def _standardise(features: np.ndarray, val_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, D)`` and ``(m, D)`` features z-scored per column with the train mean and std.
+
+    Constant columns keep a divisor of 1, so they become 0 instead of NaN.
+    """
+    mean = features.mean(axis=0)
+    std = features.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (features - mean) / std, (val_features - mean) / std
+
+
+def _mc_subsets(
+    labels: np.ndarray,
+    val_labels: np.ndarray,
+    n_classes: int,
+    *,
+    train_per_class: int,
+    val_per_class: int,
+    min_class_examples: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted train and validation indices entering the Monte-Carlo phase, drawn from ``rng``.
+
+    The train subset is drawn first and checked before the validation subset is drawn. A
+    class with some but fewer than ``min_class_examples`` train examples raises
+    ``ValueError``: its regressor would learn from too few values.
+    """
+    subset = _per_class_subset(labels, n_classes, int(train_per_class), rng)
+    counts = np.bincount(labels[subset], minlength=n_classes)
+    small = [c for c in range(n_classes) if 0 < counts[c] < min_class_examples]
+    if small:
+        raise ValueError(
+            f"tvnet: class(es) {small} have {counts[small].tolist()} Monte-Carlo examples, "
+            f"fewer than min_class_examples={min_class_examples}"
+        )
+    val_subset = _per_class_subset(val_labels, n_classes, int(val_per_class), rng)
+    return subset, val_subset
+
+
+def _predict_values(
+    features: np.ndarray,
+    labels: np.ndarray,
+    subset: np.ndarray,
+    mc_values: np.ndarray,
+    *,
+    n_classes: int,
+    config: RegressorConfig,
+    seeds: np.ndarray,
+) -> np.ndarray:
+    """``(n,)`` predicted training value of every train example (higher = more useful).
+
+    Class ``c``'s regressor, seeded by ``seeds[c]``, learns from the ``mc_values`` of the
+    ``subset`` members with label ``c`` and predicts every example with that label.
+    """
+    predicted = np.zeros(len(labels))
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        if members.size == 0:
+            continue
+        mc_members = subset[labels[subset] == c]
+        predicted[members] = fit_value_regressor(
+            features[mc_members],
+            mc_values[mc_members],
+            features[members],
+            config=config,
+            seed=int(seeds[c]),
+        )
+    return predicted
+
+
 class TrainingValueNet:
     """Training-ValueNet: flag train examples whose predicted training value is negative."""
 
@@ -507,6 +607,76 @@ class TrainingValueNet:
         """
         reject_unknown_params(self.name, params)
         check_count(self.name, count, ctx)
+        labels, val_labels, features, val_features = self._checked_inputs(
+            ctx, train_per_class=train_per_class, val_per_class=val_per_class
+        )
+        config = _regressor_config(
+            hidden=hidden,
+            dropout=dropout,
+            reg_lr=reg_lr,
+            reg_batch_size=reg_batch_size,
+            reg_max_epochs=reg_max_epochs,
+            patience=patience,
+            holdout=holdout,
+        )
+        features, val_features = _standardise(features, val_features)
+
+        rng = np.random.default_rng(ctx.seed)
+        subset, val_subset = _mc_subsets(
+            labels,
+            val_labels,
+            ctx.n_classes,
+            train_per_class=train_per_class,
+            val_per_class=val_per_class,
+            min_class_examples=min_class_examples,
+            rng=rng,
+        )
+        # One seed per class regressor, and the last one for the Monte-Carlo phase.
+        seeds = rng.integers(0, 2**31 - 1, size=ctx.n_classes + 1)
+
+        sub_values, _ = tvnet_mc_values(
+            features[subset],
+            labels[subset],
+            val_features[val_subset],
+            val_labels[val_subset],
+            n_classes=ctx.n_classes,
+            episodes=int(episodes),
+            epochs=int(mc_epochs),
+            lr=float(lr),
+            init_std=float(init_std),
+            seed=int(seeds[-1]),
+            device=_resolve_device(device),
+            progress=ctx.progress,
+        )
+        mc_values = np.full(len(labels), np.nan)
+        mc_values[subset] = sub_values
+
+        predicted = _predict_values(
+            features, labels, subset, mc_values, n_classes=ctx.n_classes, config=config, seeds=seeds
+        )
+        scores = check_scores(self.name, -predicted, len(labels))
+        if count == "trusted":
+            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+        else:
+            flags = predicted < 0
+        return CleanResult(
+            scores=scores,
+            flags=flags,
+            noise_rate_estimate=float(flags.mean()) if len(labels) else 0.0,
+            extras={"predicted_value": predicted, "mc_values": mc_values},
+        )
+
+    def _checked_inputs(
+        self, ctx: CleanContext, *, train_per_class: int, val_per_class: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``ctx``'s checked ``labels``, ``val_labels``, ``features`` and ``val_features``.
+
+        Labels come back as ``(n,)`` / ``(m,)`` int64, features as ``(n, D)`` / ``(m, D)``
+        float64.
+
+        Raises ``ValueError`` when the trusted set or train features are missing, the rows do
+        not match, a feature is not finite, or a per-class cap is below 1.
+        """
         if ctx.val_features is None or ctx.val_labels is None:
             raise ValueError(
                 "tvnet: needs a trusted validation set (ctx.val_features and ctx.val_labels)"
@@ -529,77 +699,4 @@ class TrainingValueNet:
                 f"tvnet: train_per_class ({train_per_class}) and val_per_class "
                 f"({val_per_class}) must be >= 1"
             )
-        config = RegressorConfig(
-            hidden=int(hidden),
-            dropout=float(dropout),
-            lr=float(reg_lr),
-            batch_size=int(reg_batch_size),
-            max_epochs=int(reg_max_epochs),
-            patience=int(patience),
-            holdout=float(holdout),
-        )
-        if not 0.0 <= config.dropout < 1.0 or not 0.0 < config.holdout < 1.0:
-            raise ValueError(
-                f"tvnet: dropout must be in [0, 1) and holdout in (0, 1), got {dropout!r}, "
-                f"{holdout!r}"
-            )
-
-        mean = features.mean(axis=0)
-        std = features.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        features = (features - mean) / std
-        val_features = (val_features - mean) / std
-
-        rng = np.random.default_rng(ctx.seed)
-        subset = _per_class_subset(labels, ctx.n_classes, int(train_per_class), rng)
-        counts = np.bincount(labels[subset], minlength=ctx.n_classes)
-        small = [c for c in range(ctx.n_classes) if 0 < counts[c] < min_class_examples]
-        if small:
-            raise ValueError(
-                f"tvnet: class(es) {small} have {counts[small].tolist()} Monte-Carlo examples, "
-                f"fewer than min_class_examples={min_class_examples}"
-            )
-        val_subset = _per_class_subset(val_labels, ctx.n_classes, int(val_per_class), rng)
-        seeds = rng.integers(0, 2**31 - 1, size=ctx.n_classes + 1)
-
-        sub_values, _ = tvnet_mc_values(
-            features[subset],
-            labels[subset],
-            val_features[val_subset],
-            val_labels[val_subset],
-            n_classes=ctx.n_classes,
-            episodes=int(episodes),
-            epochs=int(mc_epochs),
-            lr=float(lr),
-            init_std=float(init_std),
-            seed=int(seeds[-1]),
-            device=_resolve_device(device),
-            progress=ctx.progress,
-        )
-        mc_values = np.full(len(labels), np.nan)
-        mc_values[subset] = sub_values
-
-        predicted = np.zeros(len(labels))
-        for c in range(ctx.n_classes):
-            members = np.flatnonzero(labels == c)
-            if members.size == 0:
-                continue
-            mc_members = subset[labels[subset] == c]
-            predicted[members] = fit_value_regressor(
-                features[mc_members],
-                mc_values[mc_members],
-                features[members],
-                config=config,
-                seed=int(seeds[c]),
-            )
-        scores = check_scores(self.name, -predicted, len(labels))
-        if count == "trusted":
-            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
-        else:
-            flags = predicted < 0
-        return CleanResult(
-            scores=scores,
-            flags=flags,
-            noise_rate_estimate=float(flags.mean()) if len(labels) else 0.0,
-            extras={"predicted_value": predicted, "mc_values": mc_values},
-        )
+        return labels, val_labels, features, val_features

@@ -30,6 +30,7 @@ SEED_BLOCK = 16384
 CHUNK_SIZE = 1024
 _DRAW_PARAMS = ("blob_count", "blob_radius", "hue_rotation")
 _PAINT_PARAMS = ("blur_sigma", "hue_strength", "hue_sweep", "min_saturation", "min_value")
+_TASK_CLASSES = {"coarse": COARSE_CLASSES, "fine": FINE_CLASSES}
 T = TypeVar("T", bound=tuple)
 
 
@@ -144,44 +145,25 @@ def generate_dataset(
     Dataset
         Images ``(n_train + n_val_per_class * C + n_test, S, S, 3)`` with index and meta.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
-    if base not in SOURCES:
-        raise ValueError(f"unknown base {base!r}; valid: {', '.join(SOURCES)}")
-    classes = COARSE_CLASSES if task == "coarse" else FINE_CLASSES
-    n_cls = len(classes)
-    if n_train < n_cls:
-        raise ValueError(f"n_train={n_train} is smaller than the {n_cls} classes of task {task!r}")
-    if n_test < n_cls:
-        raise ValueError(f"n_test={n_test} is smaller than the {n_cls} classes of task {task!r}")
-    if n_val_per_class < 1:
-        raise ValueError(f"n_val_per_class must be >= 1, got {n_val_per_class}")
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    check_polygon_args(image_size, vertices, area)
-    if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-        raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
-    if base == "folder" and base_path is None:
-        raise ValueError("base='folder' needs base_path")
-    if base != "folder" and base_path is not None:
-        raise ValueError(f"base_path {base_path} is only used with base='folder', not {base!r}")
-    unknown = sorted(set(alter_params) - set(_DRAW_PARAMS) - set(_PAINT_PARAMS))
-    if unknown:
-        valid = ", ".join(_DRAW_PARAMS + _PAINT_PARAMS)
-        raise ValueError(f"unknown alteration parameters {unknown}; valid: {valid}")
+    _check_generate_args(
+        n_train=n_train,
+        n_val_per_class=n_val_per_class,
+        n_test=n_test,
+        task=task,
+        image_size=image_size,
+        base=base,
+        base_path=base_path,
+        vertices=vertices,
+        area=area,
+        crop_scale=crop_scale,
+        chunk_size=chunk_size,
+        alter_params=alter_params,
+    )
+    classes = _TASK_CLASSES[task]
     source = BaseSource(base, path=base_path, size=image_size, scale=crop_scale)
 
     roles = np.random.SeedSequence(seed).spawn(4)
-    rng = np.random.default_rng(int(roles[0].generate_state(1)[0]))
-    blocks = [
-        split_fine_labels(n_train, task=task),
-        split_fine_labels(n_val_per_class, task=task, per_class=True),
-        split_fine_labels(n_test, task=task),
-    ]
-    fine = np.concatenate([b[rng.permutation(b.size)] for b in blocks])
-    split = np.repeat(["train", "val", "test"], [b.size for b in blocks])
+    fine, split = _shuffled_fine_labels(n_train, n_val_per_class, n_test, task=task, seed=roles[0])
     coarse = np.asarray(FINE_TO_COARSE)[fine]
     label = coarse if task == "coarse" else fine
 
@@ -209,16 +191,81 @@ def generate_dataset(
             "source": sources,
         }
     )
-    meta = {
+    return Dataset(images, index, _generated_meta(task, image_size))
+
+
+def _check_generate_args(
+    *,
+    n_train: int,
+    n_val_per_class: int,
+    n_test: int,
+    task: str,
+    image_size: int,
+    base: str,
+    base_path: str | os.PathLike | None,
+    vertices: tuple[int, int],
+    area: tuple[float, float],
+    crop_scale: tuple[float, float],
+    chunk_size: int,
+    alter_params: dict,
+) -> None:
+    """Raise on an argument of :func:`generate_dataset` outside its valid range, before
+    anything is drawn."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    if base not in SOURCES:
+        raise ValueError(f"unknown base {base!r}; valid: {', '.join(SOURCES)}")
+    n_cls = len(_TASK_CLASSES[task])
+    if n_train < n_cls:
+        raise ValueError(f"n_train={n_train} is smaller than the {n_cls} classes of task {task!r}")
+    if n_test < n_cls:
+        raise ValueError(f"n_test={n_test} is smaller than the {n_cls} classes of task {task!r}")
+    if n_val_per_class < 1:
+        raise ValueError(f"n_val_per_class must be >= 1, got {n_val_per_class}")
+    if image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    check_polygon_args(image_size, vertices, area)
+    if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+        raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
+    if base == "folder" and base_path is None:
+        raise ValueError("base='folder' needs base_path")
+    if base != "folder" and base_path is not None:
+        raise ValueError(f"base_path {base_path} is only used with base='folder', not {base!r}")
+    unknown = sorted(set(alter_params) - set(_DRAW_PARAMS) - set(_PAINT_PARAMS))
+    if unknown:
+        valid = ", ".join(_DRAW_PARAMS + _PAINT_PARAMS)
+        raise ValueError(f"unknown alteration parameters {unknown}; valid: {valid}")
+
+
+def _shuffled_fine_labels(
+    n_train: int, n_val_per_class: int, n_test: int, *, task: str, seed: np.random.SeedSequence
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fine labels (int64) and split names of every row, both ``(n,)``: balanced splits
+    ordered train, val, test, each shuffled."""
+    rng = np.random.default_rng(int(seed.generate_state(1)[0]))
+    blocks = [
+        split_fine_labels(n_train, task=task),
+        split_fine_labels(n_val_per_class, task=task, per_class=True),
+        split_fine_labels(n_test, task=task),
+    ]
+    fine = np.concatenate([b[rng.permutation(b.size)] for b in blocks])
+    split = np.repeat(["train", "val", "test"], [b.size for b in blocks])
+    return fine, split
+
+
+def _generated_meta(task: str, image_size: int) -> dict:
+    """Dataset metadata of the alteration dataset labelled for ``task``."""
+    return {
         "task": task,
-        "classes": list(classes),
+        "classes": list(_TASK_CLASSES[task]),
         "coarse": list(COARSE_CLASSES),
         "fine": list(FINE_CLASSES),
         "fine_to_coarse": list(FINE_TO_COARSE),
         "image_size": image_size,
         "hflip_safe": True,
     }
-    return Dataset(images, index, meta)
 
 
 def _image_chunks(

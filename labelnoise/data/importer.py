@@ -122,114 +122,40 @@ def import_dataset(
         absolute original path; ``coarse`` and ``fine`` are -1) and a DataFrame with columns
         ``path, reason`` of every file left out (empty when none).
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown import kind {kind!r}; valid: {', '.join(KINDS)}")
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"unknown resize {resize!r}; valid: {', '.join(RESIZE_MODES)}")
-    if on_bad_image not in BAD_IMAGE_MODES:
-        raise ValueError(
-            f"unknown on_bad_image {on_bad_image!r}; valid: {', '.join(BAD_IMAGE_MODES)}"
-        )
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(
-            "val_fraction and test_fraction must be >= 0 with a sum below 1, got "
-            f"{val_fraction} and {test_fraction}"
-        )
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-
-    if kind == "folder":
-        entries, ignored = scan_image_folder(path)
-    else:
-        entries, ignored = read_image_csv(path)
+    _check_import_args(
+        kind=kind,
+        resize=resize,
+        on_bad_image=on_bad_image,
+        image_size=image_size,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        workers=workers,
+        chunk_size=chunk_size,
+    )
     skip = on_bad_image == "skip"
-    missing = ~entries["exists"].to_numpy()
-    if missing.any() and not skip:
-        _raise_all(f"{path}: image files not found", _where(entries[missing]))
-    skipped = [ignored, _skipped_frame(entries.loc[missing, "path"], "file not found")]
-    entries = entries[~missing].reset_index(drop=True)
-
+    entries, skipped = _list_entries(path, kind=kind, skip=skip)
     classes = _check_labels(entries, path)
     given_splits = set(entries["split"])
-    s_carve, s_order = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(2))
-    split = _carve_splits(
-        entries, classes, fractions={"val": val_fraction, "test": test_fraction}, seed=s_carve
+    entries, split = _order_rows(
+        entries, classes, fractions={"val": val_fraction, "test": test_fraction}, seed=seed
     )
-    rng = np.random.default_rng(s_order)
-    order = np.concatenate([rng.permutation(np.flatnonzero(split == s)) for s in SPLITS]).astype(
-        np.int64
+    images, entries, split, unreadable = _decode_rows(
+        entries,
+        split,
+        classes,
+        image_size=image_size,
+        resize=resize,
+        workers=workers,
+        progress=progress,
+        chunk_size=chunk_size,
+        images_path=images_path,
+        skip=skip,
+        path=path,
     )
-    entries = entries.iloc[order].reset_index(drop=True)
-    split = split[order]
-
-    paths = entries["path"].tolist()
-    reasons: list[str | None] = []
-
-    def decoded() -> Iterator[np.ndarray]:
-        for chunk, chunk_reasons in decode_chunks(
-            paths,
-            image_size=image_size,
-            resize=resize,
-            workers=workers,
-            progress=progress,
-            chunk_size=chunk_size,
-        ):
-            reasons.extend(chunk_reasons)
-            ok = np.array([r is None for r in chunk_reasons])
-            yield chunk if ok.all() else chunk[ok]
-        # Raised while the image file is still a temporary one: a failed import leaves none.
-        _check_bad(entries, split, reasons, classes, skip=skip, path=path)
-
-    images = write_images(
-        decoded(), shape=(len(paths), image_size, image_size, 3), path=images_path
-    )
-    bad = np.array([r is not None for r in reasons], dtype=bool)
-
-    skipped.append(
-        pd.DataFrame(
-            {"path": entries.loc[bad, "path"].to_numpy(), "reason": np.asarray(reasons)[bad]}
-        )
-    )
-    entries, split = entries[~bad].reset_index(drop=True), split[~bad]
-
-    label = pd.Categorical(entries["label_name"], categories=classes).codes.astype(np.int64)
-    index = pd.DataFrame(
-        {
-            "id": np.arange(len(entries), dtype=np.int64),
-            "split": split,
-            "label": label,
-            "label_name": entries["label_name"].to_numpy(),
-            "coarse": np.full(len(entries), -1, dtype=np.int64),
-            "fine": np.full(len(entries), -1, dtype=np.int64),
-            "source": entries["path"].to_numpy(),
-        }
-    )
-    meta = {
-        "task": "custom",
-        "classes": classes,
-        "coarse": [],
-        "fine": [],
-        "fine_to_coarse": [],
-        "image_size": image_size,
-        "hflip_safe": bool(hflip_safe),
-        # Whether the trusted val and the test split hold labels you gave for them, or were
-        # carved out of train (and so rest on its unverified labels).
-        "split_origin": {
-            s: "given" if s in given_splits else "carved" if s in set(split) else "none"
-            for s in ("val", "test")
-        },
-    }
-    skipped = [s for s in skipped if len(s)]
-    skipped_df = (
-        pd.concat(skipped, ignore_index=True).astype(str)[list(SKIPPED_COLUMNS)]
-        if skipped
-        else pd.DataFrame({c: pd.Series(dtype=str) for c in SKIPPED_COLUMNS})
-    )
-    return Dataset(images, index, meta), skipped_df
+    skipped.append(unreadable)
+    index = _import_index(entries, split, classes)
+    meta = _import_meta(classes, split, given_splits, image_size=image_size, hflip_safe=hflip_safe)
+    return Dataset(images, index, meta), _skipped_table(skipped)
 
 
 def scan_image_folder(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -545,6 +471,57 @@ def _strict_truncation() -> Iterator[None]:
         ImageFile.LOAD_TRUNCATED_IMAGES = old
 
 
+def _check_import_args(
+    *,
+    kind: str,
+    resize: str,
+    on_bad_image: str,
+    image_size: int,
+    val_fraction: float,
+    test_fraction: float,
+    workers: int,
+    chunk_size: int,
+) -> None:
+    """Raise on an argument of :func:`import_dataset` outside its valid range, before any
+    file is read."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown import kind {kind!r}; valid: {', '.join(KINDS)}")
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"unknown resize {resize!r}; valid: {', '.join(RESIZE_MODES)}")
+    if on_bad_image not in BAD_IMAGE_MODES:
+        raise ValueError(
+            f"unknown on_bad_image {on_bad_image!r}; valid: {', '.join(BAD_IMAGE_MODES)}"
+        )
+    if image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(
+            "val_fraction and test_fraction must be >= 0 with a sum below 1, got "
+            f"{val_fraction} and {test_fraction}"
+        )
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+
+
+def _list_entries(
+    path: str | os.PathLike, *, kind: str, skip: bool
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Entries of the existing listed files (columns as in :func:`scan_image_folder`) and the
+    ``path, reason`` tables of the files left out so far; missing files raise unless
+    ``skip``."""
+    if kind == "folder":
+        entries, ignored = scan_image_folder(path)
+    else:
+        entries, ignored = read_image_csv(path)
+    missing = ~entries["exists"].to_numpy()
+    if missing.any() and not skip:
+        _raise_all(f"{path}: image files not found", _where(entries[missing]))
+    skipped = [ignored, _skipped_frame(entries.loc[missing, "path"], "file not found")]
+    return entries[~missing].reset_index(drop=True), skipped
+
+
 def _check_labels(entries: pd.DataFrame, path: str | os.PathLike) -> list[str]:
     dup = entries["path"].duplicated(keep=False).to_numpy()
     if dup.any():
@@ -584,6 +561,20 @@ def _check_train_counts(
         )
 
 
+def _order_rows(
+    entries: pd.DataFrame, classes: list[str], *, fractions: dict[str, float], seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Entries and their split names ``(n,)`` with the absent splits carved out of train,
+    reordered train, val, test and shuffled within each split."""
+    s_carve, s_order = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(2))
+    split = _carve_splits(entries, classes, fractions=fractions, seed=s_carve)
+    rng = np.random.default_rng(s_order)
+    order = np.concatenate([rng.permutation(np.flatnonzero(split == s)) for s in SPLITS]).astype(
+        np.int64
+    )
+    return entries.iloc[order].reset_index(drop=True), split[order]
+
+
 def _carve_splits(
     entries: pd.DataFrame, classes: list[str], *, fractions: dict[str, float], seed: int
 ) -> np.ndarray:
@@ -606,6 +597,57 @@ def _carve_splits(
             split[members[start : start + want[s]]] = s
             start += want[s]
     return split.astype(str)
+
+
+def _decode_rows(
+    entries: pd.DataFrame,
+    split: np.ndarray,
+    classes: list[str],
+    *,
+    image_size: int,
+    resize: str,
+    workers: int,
+    progress: bool,
+    chunk_size: int,
+    images_path: str | os.PathLike | None,
+    skip: bool,
+    path: str | os.PathLike,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Decode the files of ``entries`` into one image array.
+
+    Returns
+    -------
+    images, entries, split, unreadable
+        uint8 ``(m, image_size, image_size, 3)`` of the ``m`` files that decoded (a
+        memory-mapped ``.npy`` when ``images_path`` is given), their entries and split names
+        ``(m,)``, and the ``path, reason`` table of the files that did not.
+    """
+    paths = entries["path"].tolist()
+    reasons: list[str | None] = []
+
+    def decoded() -> Iterator[np.ndarray]:
+        for chunk, chunk_reasons in decode_chunks(
+            paths,
+            image_size=image_size,
+            resize=resize,
+            workers=workers,
+            progress=progress,
+            chunk_size=chunk_size,
+        ):
+            reasons.extend(chunk_reasons)
+            ok = np.array([r is None for r in chunk_reasons])
+            yield chunk if ok.all() else chunk[ok]
+        # Raised while the image file is still a temporary one: a failed import leaves none.
+        _check_bad(entries, split, reasons, classes, skip=skip, path=path)
+
+    images = write_images(
+        decoded(), shape=(len(paths), image_size, image_size, 3), path=images_path
+    )
+    bad = np.array([r is not None for r in reasons], dtype=bool)
+    unreadable = pd.DataFrame(
+        {"path": entries.loc[bad, "path"].to_numpy(), "reason": np.asarray(reasons)[bad]}
+    )
+    return images, entries[~bad].reset_index(drop=True), split[~bad], unreadable
 
 
 def _check_bad(
@@ -631,6 +673,59 @@ def _check_bad(
     kept_train = entries["label_name"][~bad & (split == "train")]
     _check_train_counts(kept_train, classes, path, after_skip=True)
     return bad
+
+
+def _import_index(entries: pd.DataFrame, split: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Dataset index of the imported rows: ``id, split, label, label_name, coarse, fine,
+    source`` with ``coarse`` and ``fine`` -1 and ``source`` the original path."""
+    label = pd.Categorical(entries["label_name"], categories=classes).codes.astype(np.int64)
+    return pd.DataFrame(
+        {
+            "id": np.arange(len(entries), dtype=np.int64),
+            "split": split,
+            "label": label,
+            "label_name": entries["label_name"].to_numpy(),
+            "coarse": np.full(len(entries), -1, dtype=np.int64),
+            "fine": np.full(len(entries), -1, dtype=np.int64),
+            "source": entries["path"].to_numpy(),
+        }
+    )
+
+
+def _import_meta(
+    classes: list[str],
+    split: np.ndarray,
+    given_splits: set[str],
+    *,
+    image_size: int,
+    hflip_safe: bool,
+) -> dict:
+    """Dataset metadata of a ``"custom"`` task with the imported ``classes``."""
+    return {
+        "task": "custom",
+        "classes": classes,
+        "coarse": [],
+        "fine": [],
+        "fine_to_coarse": [],
+        "image_size": image_size,
+        "hflip_safe": bool(hflip_safe),
+        # Whether the trusted val and the test split hold labels you gave for them, or were
+        # carved out of train (and so rest on its unverified labels).
+        "split_origin": {
+            s: "given" if s in given_splits else "carved" if s in set(split) else "none"
+            for s in ("val", "test")
+        },
+    }
+
+
+def _skipped_table(skipped: list[pd.DataFrame]) -> pd.DataFrame:
+    """One ``path, reason`` table (all str) of the non-empty tables in ``skipped``."""
+    tables = [s for s in skipped if len(s)]
+    return (
+        pd.concat(tables, ignore_index=True).astype(str)[list(SKIPPED_COLUMNS)]
+        if tables
+        else pd.DataFrame({c: pd.Series(dtype=str) for c in SKIPPED_COLUMNS})
+    )
 
 
 def _sort_classes(names: Sequence[str]) -> list[str]:

@@ -11,15 +11,13 @@ import torch.distributed as dist
 
 from labelnoise.train.distributed import world
 from labelnoise.train.stacked import fit_stacked
+from labelnoise.train.steps import check_images, check_labels, worker_device
 from labelnoise.train.trainer import (
     FitResult,
     TrainConfig,
-    _check_images,
-    _check_labels,
-    _predict_logits,
-    _raise_if_nonfinite,
-    _worker_device,
     fit,
+    predict_logits,
+    raise_if_nonfinite,
 )
 
 
@@ -94,8 +92,8 @@ def out_of_sample_folds(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    images = _check_images(images, "images")
-    labels = _check_labels(labels, len(images), n_classes, "labels")
+    images = check_images(images, "images")
+    labels = check_labels(labels, len(images), n_classes, "labels")
     if not isinstance(folds, int | np.integer) or folds < 2:
         raise ValueError(f"folds must be an int >= 2, got {folds!r}")
     counts = np.bincount(labels, minlength=n_classes)
@@ -108,26 +106,14 @@ def out_of_sample_folds(
     rank, size = world()
     models: dict[int, FitResult] = {}
     if stack:
-        mine = list(range(rank, len(splits), size))
-        if mine:
-            stacked = fit_stacked(
-                images,
-                labels,
-                [splits[k][0] for k in mine],
-                n_classes=n_classes,
-                config=config,
-                seeds=[seed + k for k in mine],
-                names=[f"out_of_sample_folds: fold {k}" for k in mine],
-                epoch_size=len(labels),
-                progress=progress and rank == 0,
-                desc=f"{len(mine)} folds stacked",
-            )
-            models = dict(zip(mine, stacked, strict=True))
+        models = _stacked_fold_models(
+            images, labels, splits, n_classes, config, seed, progress=progress and rank == 0
+        )
     proba = np.zeros((len(labels), n_classes), np.float32)
     fold = np.full(len(labels), -1, np.int64)
     others = None
     if other_images is not None:
-        other_images = _check_images(other_images, "other_images")
+        other_images = check_images(other_images, "other_images")
         others = np.zeros((len(splits), len(other_images), n_classes), np.float32)
     for k, (train_idx, held_idx) in enumerate(splits):
         fold[held_idx] = k
@@ -151,9 +137,9 @@ def out_of_sample_folds(
         model = models.pop(k).model
         if others is not None:
             others[k] = _probabilities(model, other_images, config, where=f"fold {k}")
-        logits = _predict_logits(model, images[held_idx], batch_size=config.eval_batch_size)
+        logits = predict_logits(model, images[held_idx], batch_size=config.eval_batch_size)
         held_proba = torch.softmax(logits, dim=1)
-        _raise_if_nonfinite(
+        raise_if_nonfinite(
             held_proba,
             where=f"out_of_sample_folds: fold {k} (seed {seed + k})",
             what="probabilities",
@@ -162,19 +148,43 @@ def out_of_sample_folds(
         proba[held_idx] = held_proba.cpu().numpy()
     if stack and size > 1:
         # Every row was predicted by exactly one process; the others hold zeros there.
-        summed = torch.from_numpy(proba).to(_worker_device(config.device))
+        summed = torch.from_numpy(proba).to(worker_device(config.device))
         dist.all_reduce(summed)
         proba = summed.cpu().numpy()
         if others is not None:
-            summed = torch.from_numpy(others).to(_worker_device(config.device))
+            summed = torch.from_numpy(others).to(worker_device(config.device))
             dist.all_reduce(summed)
             others = summed.cpu().numpy()
     return FoldPredictions(proba, fold, others)
 
 
+def _stacked_fold_models(
+    images, labels, splits, n_classes, config, seed, *, progress: bool
+) -> dict[int, FitResult]:
+    """This process's fold models (under torch.distributed, process ``r`` of ``N`` trains folds
+    ``r, r + N, ...``), trained together; keyed by fold."""
+    rank, size = world()
+    mine = list(range(rank, len(splits), size))
+    if not mine:
+        return {}
+    stacked = fit_stacked(
+        images,
+        labels,
+        [splits[k][0] for k in mine],
+        n_classes=n_classes,
+        config=config,
+        seeds=[seed + k for k in mine],
+        names=[f"out_of_sample_folds: fold {k}" for k in mine],
+        epoch_size=len(labels),
+        progress=progress,
+        desc=f"{len(mine)} folds stacked",
+    )
+    return dict(zip(mine, stacked, strict=True))
+
+
 def _probabilities(model, images: np.ndarray, config: TrainConfig, *, where: str) -> np.ndarray:
-    proba = torch.softmax(_predict_logits(model, images, batch_size=config.eval_batch_size), 1)
-    _raise_if_nonfinite(proba, where=f"out_of_sample_folds: {where}", what="probabilities")
+    proba = torch.softmax(predict_logits(model, images, batch_size=config.eval_batch_size), 1)
+    raise_if_nonfinite(proba, where=f"out_of_sample_folds: {where}", what="probabilities")
     return proba.cpu().numpy()
 
 

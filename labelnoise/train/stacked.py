@@ -15,40 +15,38 @@ equal size the stacked and the sequential runs differ by float rounding only.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
 
 from labelnoise.train.distributed import world
 from labelnoise.train.losses import per_example_loss
 from labelnoise.train.models import build_model, load_weights
-from labelnoise.train.trainer import (
-    FitResult,
-    TrainConfig,
-    _autocast,
-    _batch_bounds,
-    _check_config,
-    _check_images,
-    _check_labels,
-    _check_rows,
-    _class_weights,
-    _crop_flip,
-    _derive_seed,
-    _epoch_plan,
-    _image_sums,
-    _lr_at,
-    _normalisation,
-    _optimizer,
-    _progress_bar,
-    _set_lr,
-    _to_device_nhwc,
-    _worker_device,
+from labelnoise.train.steps import (
+    Schedule,
+    autocast,
+    build_optimizer,
+    check_images,
+    check_labels,
+    check_rows,
+    class_weights,
+    crop_flip,
+    derive_seed,
+    epoch_plan,
+    image_sums,
+    normalisation,
+    progress_bar,
     resolve_device,
+    sgd_step,
+    to_device_nhwc,
+    worker_device,
 )
+from labelnoise.train.trainer import FitResult, TrainConfig, check_config
 
 
 def fit_stacked(
@@ -100,55 +98,23 @@ def fit_stacked(
         One per model, in order: the model in eval mode, its ``history`` (``epoch``,
         ``train_loss``, ``lr``) and the device.
     """
-    _check_config(config)
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
-    seeds = [int(s) for s in seeds]
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"seeds must be one non-negative int per model, got {seeds}")
-    if len(seeds) != len(train_rows):
-        raise ValueError(f"{len(seeds)} seeds for {len(train_rows)} row subsets")
-    names = [f"fit_stacked: model {k}" for k in range(len(seeds))] if names is None else list(names)
-    if len(names) != len(seeds):
-        raise ValueError(f"{len(names)} names for {len(seeds)} models")
-    images = _check_images(images, "images")
-    labels = _check_labels(labels, len(images), n_classes, "labels")
-    train_rows = [
-        _check_rows(rows, len(images), name) for rows, name in zip(train_rows, names, strict=True)
-    ]
-    device = _worker_device(config.device) if world()[1] > 1 else resolve_device(config.device)
+    check_config(config)
+    seeds, names, images, labels, train_rows = _checked_inputs(
+        images, labels, train_rows, n_classes, seeds, names
+    )
+    device = worker_device(config.device) if world()[1] > 1 else resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    n_models = len(seeds)
-    height, width = images.shape[1:3]
-
-    models = [
-        build_model(
-            config.model,
-            n_classes=n_classes,
-            width=config.width,
-            depth=config.depth,
-            image_size=min(height, width),
-            seed=_derive_seed(seed, 1),
-        )
-        for seed in seeds
-    ]
-    x = _to_device_nhwc(images, device)
+    epoch_size = _epoch_size(epoch_size, train_rows)
+    models = _models(images, train_rows, n_classes, config, seeds, device)
+    x = to_device_nhwc(images, device)
     y = torch.from_numpy(labels).to(device)
     rows_dev = [torch.from_numpy(rows).to(device) for rows in train_rows]
-    sums = _image_sums(x) if config.weights is None else None
-    for model, rows in zip(models, rows_dev, strict=True):
-        if config.weights is not None:
-            load_weights(model, config.weights)
-        model.to(device)
-        if sums is not None:
-            model.set_normalisation(*_normalisation(sums[rows], height * width))
-        model.train()
     # Each model pads with its own mean colour, as fit does.
     fill = torch.stack([m.mean.reshape(3).round().clamp(0, 255).to(torch.uint8) for m in models])
     weights = None
     if config.class_weights:
-        weights = torch.stack([_class_weights(y[rows], n_classes) for rows in rows_dev])
+        weights = torch.stack([class_weights(y[rows], n_classes) for rows in rows_dev])
 
     params, buffers = stack_module_state(models)
     # The template only lends its code to functional_call: its own tensors are never read.
@@ -161,71 +127,34 @@ def fit_stacked(
     if config.compile:
         stacked_forward = torch.compile(stacked_forward)
     shapes = dict(models[0].named_parameters())
-    optimizer = _optimizer(
+    optimizer = build_optimizer(
         [params[k] for k in shapes if shapes[k].ndim > 1],
         [params[k] for k in shapes if shapes[k].ndim <= 1],
         config,
     )
-
-    if epoch_size is None:
-        epoch_size = min(len(rows) for rows in train_rows)
-    else:
-        n_max = max(len(rows) for rows in train_rows)
-        if not isinstance(epoch_size, int | np.integer) or epoch_size < n_max:
-            raise ValueError(
-                f"epoch_size must be an int >= the largest subset ({n_max}), got {epoch_size!r}"
-            )
-        epoch_size = int(epoch_size)
-    bounds = _batch_bounds(epoch_size, config.batch_size)
-    steps = len(bounds) - 1
-    total_steps = steps * config.epochs
-    warmup_steps = round(config.warmup_epochs * steps)
-    check_each_step = device.type == "cpu"
+    schedule = Schedule.of(epoch_size, config)
     histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
-    bar = _progress_bar(config.epochs, 0, progress, desc)
+    bar = progress_bar(config.epochs, 0, progress, desc)
     try:
         for epoch in range(config.epochs):
-            plans = [
-                _epoch_plan(len(rows), seed, epoch, config, device, max(epoch_size, len(rows)))
-                for rows, seed in zip(train_rows, seeds, strict=True)
-            ]
-            # (models, epoch_size): rows of `images`, crop offsets and flips, per model.
-            perm = torch.stack(
-                [r[p[:epoch_size]] for r, (p, _, _) in zip(rows_dev, plans, strict=True)]
+            perm, offsets, flips = _stacked_plan(
+                train_rows, rows_dev, seeds, epoch, config, device, epoch_size
             )
-            offsets = torch.stack([o[:epoch_size] for _, o, _ in plans])
-            flips = torch.stack([f[:epoch_size] for _, _, f in plans])
-            step_losses = torch.zeros(steps, n_models, device=device)
-            for s in range(steps):
-                a, b = bounds[s], bounds[s + 1]
+            step_losses = torch.zeros(schedule.steps, len(models), device=device)
+            for s, (a, b) in enumerate(itertools.pairwise(schedule.bounds)):
                 idx = perm[:, a:b]
-                batch = _crop_flip(
+                batch = crop_flip(
                     x, idx, offsets[:, a:b], flips[:, a:b], fill=fill, pad=config.crop_padding
                 )
-                targets = y[idx]
-                with _autocast(device):
+                with autocast(device):
                     logits = stacked_forward(params, buffers, batch.permute(0, 1, 4, 2, 3).float())
-                per_example = per_example_loss(
-                    logits.float().flatten(0, 1),
-                    targets.flatten(),
-                    loss=config.loss,
-                    label_smoothing=config.label_smoothing,
-                    gce_q=config.gce_q,
-                ).reshape(n_models, b - a)
-                if weights is None:
-                    losses = per_example.sum(1) / (b - a)
-                else:
-                    w = weights.gather(1, targets)
-                    losses = (per_example * w).sum(1) / w.sum(1)
+                losses = _mean_losses(logits, y[idx], weights, config)
                 step_losses[s] = losses.detach() * (b - a)
-                if check_each_step and not torch.isfinite(losses).all():
+                if device.type == "cpu" and not torch.isfinite(losses).all():
                     _check_losses(step_losses[: s + 1], names, epoch)
-                lr = _lr_at(epoch * steps + s, total_steps, warmup_steps, config.lr)
-                _set_lr(optimizer, lr)
-                optimizer.zero_grad(set_to_none=True)
+                lr = schedule.lr_at(epoch, s)
                 # The models share no parameter: the sum's gradient is each model's own.
-                losses.sum().backward()
-                optimizer.step()
+                sgd_step(optimizer, losses.sum(), lr)
             _check_losses(step_losses, names, epoch)
             _check_state({**params, **buffers}, names, epoch)
             totals = (step_losses.sum(0) / epoch_size).tolist()
@@ -238,13 +167,108 @@ def fit_stacked(
         if bar is not None:
             bar.close()
 
+    return _unstack(models, {**params, **buffers}, histories, device)
+
+
+def _unstack(
+    models: list[nn.Module], state: dict[str, Tensor], histories: list[list], device
+) -> list[FitResult]:
+    """Each model with its slice of the stacked ``state``, in eval mode."""
     results = []
     for k, model in enumerate(models):
-        state = {name: t[k].detach() for name, t in {**params, **buffers}.items()}
-        model.load_state_dict(state)
+        model.load_state_dict({name: t[k].detach() for name, t in state.items()})
         model.eval()
         results.append(FitResult(model=model, history=histories[k], device=device))
     return results
+
+
+def _checked_inputs(images, labels, train_rows, n_classes, seeds, names):
+    """fit_stacked's data arguments, checked: seeds as ints, a name per model."""
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    seeds = [int(s) for s in seeds]
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"seeds must be one non-negative int per model, got {seeds}")
+    if len(seeds) != len(train_rows):
+        raise ValueError(f"{len(seeds)} seeds for {len(train_rows)} row subsets")
+    names = [f"fit_stacked: model {k}" for k in range(len(seeds))] if names is None else list(names)
+    if len(names) != len(seeds):
+        raise ValueError(f"{len(names)} names for {len(seeds)} models")
+    images = check_images(images, "images")
+    labels = check_labels(labels, len(images), n_classes, "labels")
+    train_rows = [
+        check_rows(rows, len(images), name) for rows, name in zip(train_rows, names, strict=True)
+    ]
+    return seeds, names, images, labels, train_rows
+
+
+def _epoch_size(epoch_size: int | None, train_rows: list[np.ndarray]) -> int:
+    """Draws per model and epoch: the smallest subset by default, else at least the largest."""
+    if epoch_size is None:
+        return min(len(rows) for rows in train_rows)
+    n_max = max(len(rows) for rows in train_rows)
+    if not isinstance(epoch_size, int | np.integer) or epoch_size < n_max:
+        raise ValueError(
+            f"epoch_size must be an int >= the largest subset ({n_max}), got {epoch_size!r}"
+        )
+    return int(epoch_size)
+
+
+def _models(images, train_rows, n_classes, config, seeds, device) -> list[nn.Module]:
+    """One model per seed, as fit initialises it, normalised to its own rows, in train mode."""
+    height, width = images.shape[1:3]
+    models = [
+        build_model(
+            config.model,
+            n_classes=n_classes,
+            width=config.width,
+            depth=config.depth,
+            image_size=min(height, width),
+            seed=derive_seed(seed, 1),
+        )
+        for seed in seeds
+    ]
+    sums = image_sums(to_device_nhwc(images, device)) if config.weights is None else None
+    for model, rows in zip(models, train_rows, strict=True):
+        if config.weights is not None:
+            load_weights(model, config.weights)
+        model.to(device)
+        if sums is not None:
+            model.set_normalisation(
+                *normalisation(sums[torch.from_numpy(rows).to(device)], height * width)
+            )
+        model.train()
+    return models
+
+
+def _stacked_plan(train_rows, rows_dev, seeds, epoch, config, device, epoch_size):
+    """Each model's epoch plan, stacked ``(models, epoch_size)``: rows of ``images``, crop
+    offsets (``(..., 2)``) and flips."""
+    plans = [
+        epoch_plan(len(rows), seed, epoch, config, device, max(epoch_size, len(rows)))
+        for rows, seed in zip(train_rows, seeds, strict=True)
+    ]
+    perm = torch.stack([r[p[:epoch_size]] for r, (p, _, _) in zip(rows_dev, plans, strict=True)])
+    offsets = torch.stack([o[:epoch_size] for _, o, _ in plans])
+    flips = torch.stack([f[:epoch_size] for _, _, f in plans])
+    return perm, offsets, flips
+
+
+def _mean_losses(logits: Tensor, targets: Tensor, weights: Tensor | None, config) -> Tensor:
+    """Each model's (weighted) mean loss ``(models,)`` of its batch: ``logits`` ``(models, b, C)``,
+    ``targets`` ``(models, b)``."""
+    n_models, batch = targets.shape
+    per_example = per_example_loss(
+        logits.float().flatten(0, 1),
+        targets.flatten(),
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+        gce_q=config.gce_q,
+    ).reshape(n_models, batch)
+    if weights is None:
+        return per_example.sum(1) / batch
+    w = weights.gather(1, targets)
+    return (per_example * w).sum(1) / w.sum(1)
 
 
 def _check_losses(step_losses: Tensor, names: list[str], epoch: int) -> None:

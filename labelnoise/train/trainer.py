@@ -4,9 +4,18 @@ On a GPU the whole training set goes to the device once as uint8; on the CPU the
 the caller's array in place (a memory map too) and holds no copy of it. Each step gathers an
 index slice of a seeded permutation, and random crop + flip happen in the same gather. All
 randomness of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run resumed from a
-checkpoint ends exactly where an uninterrupted one does. Under torch.distributed every process
-draws the same plan and trains on its own slice of each batch (see
-:mod:`labelnoise.train.distributed`).
+checkpoint ends exactly where an uninterrupted one does.
+
+In a torch.distributed process group of several processes (torchrun workers that joined with
+:func:`~labelnoise.train.distributed.process_group`), every process calls :func:`fit` with the
+same arguments and holds the whole set on its device (its own GPU, or the CPU with gloo). All
+draw the same plan; each takes its share of every batch, DDP averages the gradients and batch
+norm uses the statistics of the whole batch, so the result is the single-process one up to float
+rounding. The first process alone writes the logs and the checkpoint; all return the same model.
+Hooks are refused, as their state would diverge between processes.
+
+The steps :func:`fit` shares with :func:`~labelnoise.train.fit_stacked` live in
+:mod:`labelnoise.train.steps`.
 """
 
 from __future__ import annotations
@@ -16,7 +25,6 @@ import hashlib
 import math
 import os
 import sys
-import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +39,26 @@ from labelnoise.io import atomic_path, write_json, write_text
 from labelnoise.train.distributed import synced_batch_norm, world
 from labelnoise.train.losses import check_loss, per_example_loss
 from labelnoise.train.models import build_model, load_weights
+from labelnoise.train.steps import (
+    Schedule,
+    as_input,
+    autocast,
+    build_optimizer,
+    check_images,
+    check_labels,
+    check_rows,
+    class_weights,
+    crop_flip,
+    derive_seed,
+    epoch_plan,
+    image_sums,
+    normalisation,
+    progress_bar,
+    resolve_device,
+    sgd_step,
+    to_device_nhwc,
+    worker_device,
+)
 
 # Fields that do not change what is learnt: a checkpoint may be resumed with other values.
 _RUNTIME_FIELDS = ("device", "threads", "compile", "eval_batch_size")
@@ -99,63 +127,8 @@ class FitResult:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
-def resolve_device(device: str) -> torch.device:
-    """Map ``"auto" | "cpu" | "cuda" | "cuda:N"`` to a torch device, checking CUDA exists."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        dev = torch.device(device)
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s)")
-        return dev
-    raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N")
-
-
-def _derive_seed(*keys: int) -> int:
-    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
-
-
-def _check_images(images: Any, name: str) -> np.ndarray:
-    if not isinstance(images, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8, got dtype {images.dtype}")
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (n, H, W, 3), got {images.shape}")
-    return images
-
-
-def _check_labels(labels: Any, n: int, n_classes: int, name: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must be a 1-D integer array, got {labels.dtype} {labels.shape}")
-    if len(labels) != n:
-        raise ValueError(f"{name} has {len(labels)} entries but there are {n} images")
-    if n and (labels.min() < 0 or labels.max() >= n_classes):
-        bad = labels[(labels < 0) | (labels >= n_classes)][0]
-        raise ValueError(f"{name} contains {bad}, outside [0, {n_classes})")
-    return labels.astype(np.int64)
-
-
-def _check_rows(rows: Any, n: int, name: str) -> np.ndarray:
-    """``rows`` as int64 ``(m,)``, checked to be distinct rows of an ``n``-row array, m >= 2."""
-    rows = np.asarray(rows)
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise ValueError(f"{name}: train rows must be a 1-D integer array, got {rows.dtype}")
-    if len(rows) < 2:
-        raise ValueError(f"{name}: needs at least 2 training rows, got {len(rows)}")
-    if rows.min() < 0 or rows.max() >= n:
-        raise ValueError(f"{name}: train rows outside [0, {n})")
-    if len(np.unique(rows)) != len(rows):
-        raise ValueError(f"{name}: train rows repeat an index")
-    return rows.astype(np.int64)
-
-
-def _check_config(config: TrainConfig) -> None:
+def check_config(config: TrainConfig) -> None:
+    """Raise ``ValueError`` naming the first knob of ``config`` out of its range."""
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     positive = ("epochs", "batch_size", "eval_batch_size", "width", "depth")
@@ -176,79 +149,6 @@ def _check_config(config: TrainConfig) -> None:
         raise ValueError(f"config: {err}") from None
 
 
-def _to_device_nhwc(images: np.ndarray, device: torch.device) -> Tensor:
-    """uint8 ``(n, H, W, 3)`` images as a tensor on ``device``, never to be written to.
-
-    On the CPU the tensor shares the array's memory, so a memory map stays on disk until
-    read; on another device it is the one copy there.
-    """
-    if any(stride < 0 for stride in images.strides):
-        images = np.ascontiguousarray(images)  # torch cannot view negative strides
-    with warnings.catch_warnings():
-        # A read-only array (the dataset's memory map) is safe to share: every use of the
-        # tensor gathers or converts it into new tensors.
-        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
-        tensor = torch.from_numpy(images)
-    return tensor.to(device)
-
-
-def _as_input(batch_nhwc: Tensor) -> Tensor:
-    """uint8 ``(B, H, W, 3)`` -> float ``(B, 3, H, W)``; the permuted view is channels_last."""
-    return batch_nhwc.permute(0, 3, 1, 2).float()
-
-
-def _crop_flip(
-    images: Tensor, idx: Tensor, offsets: Tensor, flips: Tensor, *, fill: Tensor, pad: int
-) -> Tensor:
-    """Gather a batch of randomly cropped and flipped images in one indexing operation.
-
-    Each image is shifted by its offset within a border of ``pad`` pixels of colour ``fill``
-    (read off the image where it lies inside, so no padded copy of the set is needed), then
-    mirrored left-right if its flag is set.
-
-    Parameters
-    ----------
-    images
-        uint8 ``(n, H, W, 3)``, only read.
-    idx
-        int64 ``(..., b)`` rows of ``images``.
-    offsets
-        int64 ``(..., b, 2)`` crop origins ``(dy, dx)`` in ``[0, 2 * pad]``.
-    flips
-        bool ``(..., b)``.
-    fill
-        uint8 ``(..., 3)``, the colour of the border (one per leading index, or shared).
-    pad
-        Border width in pixels.
-
-    Returns
-    -------
-    Tensor
-        uint8 ``(..., b, H, W, 3)``.
-    """
-    height, width = images.shape[1:3]
-    rows = torch.arange(height, device=images.device)
-    cols = torch.arange(width, device=images.device)
-    r = offsets[..., 0:1] - pad + rows
-    dx = offsets[..., 1:2] - pad
-    c = torch.where(flips[..., None], dx + (width - 1) - cols, dx + cols)
-    batch = images[
-        idx[..., None, None],
-        r.clamp(0, height - 1)[..., :, None],
-        c.clamp(0, width - 1)[..., None, :],
-    ]
-    if not pad:
-        return batch
-    inside_r = (r >= 0) & (r < height)
-    inside_c = (c >= 0) & (c < width)
-    inside = inside_r[..., :, None, None] & inside_c[..., None, :, None]
-    return torch.where(inside, batch, fill[..., None, None, None, :])
-
-
-def _autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -264,9 +164,9 @@ def _batched(
         for a in range(0, len(images), batch_size):
             chunk = images[a : a + batch_size]
             if isinstance(chunk, np.ndarray):
-                chunk = _to_device_nhwc(chunk, device)
-            with _autocast(device):
-                outs.append(fn(_as_input(chunk)).float())
+                chunk = to_device_nhwc(chunk, device)
+            with autocast(device):
+                outs.append(fn(as_input(chunk)).float())
     finally:
         model.train(was_training)
     if not outs:
@@ -283,7 +183,7 @@ def _nonfinite_rows(values: Tensor | np.ndarray) -> np.ndarray:
     return torch.nonzero(~finite).flatten().cpu().numpy()
 
 
-def _raise_if_nonfinite(
+def raise_if_nonfinite(
     values: Tensor | np.ndarray, *, where: str, what: str, rows: np.ndarray | None = None
 ) -> None:
     """Raise ``ValueError`` naming ``where`` and the offending rows if ``values`` has NaN/inf.
@@ -309,7 +209,7 @@ def _raise_if_nonfinite(
         )
 
 
-def _predict_logits(
+def predict_logits(
     model: nn.Module,
     images: np.ndarray,
     *,
@@ -317,7 +217,7 @@ def _predict_logits(
     batch_size: int = 1024,
 ) -> Tensor:
     """Float32 logits ``(n, C)`` on the device of uint8 images ``(n, H, W, 3)``, unchecked."""
-    images = _check_images(images, "images")
+    images = check_images(images, "images")
     dev = _model_device(model) if device is None else torch.device(device)
     model.to(dev)
     logits = _batched(model, images, model, dev, batch_size)
@@ -338,9 +238,9 @@ def predict_proba(
 
     Raises ``ValueError`` naming the rows whose probabilities are not finite.
     """
-    logits = _predict_logits(model, images, device=device, batch_size=batch_size)
+    logits = predict_logits(model, images, device=device, batch_size=batch_size)
     proba = torch.softmax(logits, dim=1)
-    _raise_if_nonfinite(proba, where="predict_proba", what="probabilities")
+    raise_if_nonfinite(proba, where="predict_proba", what="probabilities")
     return proba.cpu().numpy().astype(np.float32)
 
 
@@ -355,41 +255,14 @@ def extract_features(
 
     Raises ``ValueError`` naming the rows whose features are not finite.
     """
-    images = _check_images(images, "images")
+    images = check_images(images, "images")
     dev = _model_device(model) if device is None else torch.device(device)
     model.to(dev)
     feats = _batched(model, images, model.features, dev, batch_size)
     if len(feats) == 0:
         return np.zeros((0, model.head.in_features), np.float32)
-    _raise_if_nonfinite(feats, where="extract_features", what="features")
+    raise_if_nonfinite(feats, where="extract_features", what="features")
     return feats.cpu().numpy().astype(np.float32)
-
-
-def _image_sums(x: Tensor) -> Tensor:
-    """Per-image channel sums and sums of squares ``(n, 2, 3)`` float64 of uint8 ``(n, H, W, 3)``.
-
-    Summed in chunks of about 2**22 values in float64, which holds these sums of integers
-    exactly. The result is allocated before the first chunk: small results kept between the
-    chunks' large temporaries would stop the allocator from reusing the freed ones, and the
-    heap would grow with the data.
-    """
-    sums = torch.empty((len(x), 2, 3), dtype=torch.float64, device=x.device)
-    chunk = max(1, 2**22 // max(math.prod(x.shape[1:]), 1))
-    for a in range(0, len(x), chunk):
-        values = x[a : a + chunk].double()
-        sums[a : a + chunk, 0] = values.sum((1, 2))
-        sums[a : a + chunk, 1] = values.square_().sum((1, 2))
-    return sums
-
-
-def _normalisation(sums: Tensor, pixels_per_image: int) -> tuple[Tensor, Tensor]:
-    """Per-channel mean and std ``(3,)`` float32 of the images whose :func:`_image_sums` are
-    ``sums`` ``(n, 2, 3)``; the std is at least 1 so that flat images do not blow up."""
-    total = sums.sum(0)
-    count = len(sums) * pixels_per_image
-    mean = total[0] / count
-    var = ((total[1] - count * mean.square()) / max(count - 1, 1)).clamp_min(0.0)
-    return mean.float(), var.sqrt().float().clamp_min(1.0)
 
 
 def _fingerprint(
@@ -426,41 +299,11 @@ def _fingerprint(
     }
 
 
-def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
-    """Linear warm-up to ``lr`` over ``warmup`` steps, then linear decay to 0 at ``total``."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return lr * max(total - step, 0) / max(total - warmup, 1)
-
-
-def _epoch_plan(
-    n: int,
-    seed: int,
-    epoch: int,
-    config: TrainConfig,
-    device: torch.device,
-    size: int | None = None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """One epoch's order of ``size`` (default ``n``) draws from ``n`` examples, with per-draw
-    crop offsets (dy, dx) and flip flags, on device.
-
-    Past ``n`` the order goes on with fresh permutations, so a smaller set takes as many steps
-    as a larger one while every example is seen once before any is seen twice.
-    """
-    size = n if size is None else size
-    gen = torch.Generator().manual_seed(_derive_seed(seed, 2, epoch))
-    perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-size // n))])[:size]
-    offsets = torch.randint(0, 2 * config.crop_padding + 1, (size, 2), generator=gen)
-    if config.hflip:
-        flips = torch.rand(size, generator=gen) < 0.5
-    else:
-        flips = torch.zeros(size, dtype=torch.bool)
-    return perm.to(device), offsets.to(device), flips.to(device)
-
-
 def _write_class_report(
-    log_dir: Path, epoch: int, y_true: np.ndarray, y_pred: np.ndarray, names: list[str]
+    log_dir: Path | None, epoch: int, y_true: np.ndarray, y_pred: np.ndarray, names: list[str]
 ) -> None:
+    if log_dir is None:
+        return
     try:
         from sklearn.metrics import classification_report
     except ImportError:
@@ -482,16 +325,6 @@ def _open_live(log_dir: Path, resume: bool):
     except ImportError:
         return None
     return Live(str(log_dir), resume=resume, dvcyaml=False, save_dvc_exp=False)
-
-
-def _progress_bar(total: int, initial: int, enabled: bool, desc: str):
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", leave=False)
 
 
 def _load_checkpoint(path: Path, key: dict, device: torch.device, *, announce: bool) -> dict | None:
@@ -568,10 +401,8 @@ def fit(
         same configuration, data and seed is resumed, ending exactly as an uninterrupted run.
     hook
         Replaces the loss (per-example, ``(B,)``) and is told of steps and epochs.
-    progress
-        Show a progress bar over epochs (only when stderr is a terminal).
-    desc
-        Label of the progress bar.
+    progress, desc
+        Show a progress bar over epochs labelled ``desc`` (only when stderr is a terminal).
 
     Returns
     -------
@@ -581,13 +412,8 @@ def fit(
 
     Notes
     -----
-    In a torch.distributed process group of several processes (torchrun workers that joined
-    with :func:`~labelnoise.train.distributed.process_group`), every process calls ``fit`` with
-    the same arguments and holds the whole set on its device (its own GPU, or the CPU with
-    gloo). Each takes its share of every batch, DDP averages the gradients and batch norm uses
-    the statistics of the whole batch, so the result is the single-process one up to float
-    rounding. The first process alone writes ``log_dir`` and the checkpoint; all return the
-    same model. Hooks are refused, as their state would diverge between processes.
+    Under torch.distributed every process calls ``fit`` with the same arguments and all return
+    the same model; hooks are refused (see the module's docstring).
 
     Raises
     ------
@@ -595,23 +421,87 @@ def fit(
         Bad input, or a NaN/inf training loss (naming epoch and step) or weights (naming the
         epoch and tensors).
     """
-    _check_config(config)
+    check_config(config)
+    seed, images, labels, rows, val_images, val_labels, names = _checked_inputs(
+        images, labels, n_classes, seed, rows, val_images, val_labels, class_names
+    )
+    rank, size = world()
+    if size > 1 and hook is not None:
+        raise ValueError("fit: a hook trains in one process; run it without torch.distributed")
+    run = _prepare(images, labels, rows, n_classes, config, seed, epoch_size)
+    device = run.device
+    x_val = None if val_images is None else to_device_nhwc(val_images, device)
+    ckpt = None if checkpoint_path is None else Path(checkpoint_path)
+    key, history, start_epoch = None, [], 0
+    if ckpt is not None:
+        key = _fingerprint(images, labels, rows, config, seed, n_classes, hook)
+        key["epoch_size"] = run.epoch_size
+        history, start_epoch = _resume(run, ckpt, key, hook, announce=rank == 0)
+    # Only the first process writes: the others hold the same state.
+    log_path = None if log_dir is None or rank > 0 else Path(log_dir)
+    if rank > 0:
+        ckpt = None
+    live = None if log_path is None else _start_log(log_path, run.model, names, start_epoch)
+    bar = progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
+    run.model.train()
+    try:
+        with synced_batch_norm(run.model) if size > 1 else nullcontext():
+            train_model = _data_parallel(run.model, device) if size > 1 else run.model
+            if config.compile:
+                train_model = torch.compile(train_model)
+            for epoch in range(start_epoch, config.epochs):
+                step_losses, lr = _train_epoch(run, train_model, epoch, config, seed, hook)
+                record = _end_epoch(run, epoch, step_losses, lr, hook)
+                if x_val is not None:
+                    pred = _predict_classes(run.model, x_val, device, config.eval_batch_size)
+                    record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
+                    _write_class_report(log_path, epoch, val_labels, pred, names)
+                history.append(record)
+                _log_epoch(record, live, bar)
+                if ckpt is not None:
+                    _save_checkpoint(ckpt, key, epoch + 1, run.model, run.optimizer, hook, history)
+    finally:
+        _close(bar, live)
+    run.model.eval()
+    return FitResult(model=run.model, history=history, device=device)
+
+
+@dataclass
+class _Run:
+    """One training's model and optimizer, its data on the device, and its schedule."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    x_train: Tensor  # uint8 (n_images, H, W, 3)
+    y_train: Tensor  # int64 (n_images,)
+    rows: Tensor | None  # int64 (n,) rows trained on; all when None
+    fill: Tensor  # uint8 (3,) colour of the crop border
+    weights: Tensor | None  # (n_classes,) loss weights
+    schedule: Schedule
+    n: int
+    epoch_size: int
+    device: torch.device
+    rank: int
+    size: int
+
+
+def _checked_inputs(images, labels, n_classes, seed, rows, val_images, val_labels, class_names):
+    """fit's data arguments, checked; ``seed`` an int, class names as strings."""
     if not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    seed = int(seed)
-    images = _check_images(images, "images")
-    labels = _check_labels(labels, len(images), n_classes, "labels")
+    images = check_images(images, "images")
+    labels = check_labels(labels, len(images), n_classes, "labels")
     if rows is not None:
-        rows = _check_rows(rows, len(images), "fit")
+        rows = check_rows(rows, len(images), "fit")
     elif len(images) < 2:
         raise ValueError(f"need at least 2 training images, got {len(images)}")
     if (val_images is None) != (val_labels is None):
         raise ValueError("val_images and val_labels must be given together")
     if val_images is not None:
-        val_images = _check_images(val_images, "val_images")
-        val_labels = _check_labels(val_labels, len(val_images), n_classes, "val_labels")
+        val_images = check_images(val_images, "val_images")
+        val_labels = check_labels(val_labels, len(val_images), n_classes, "val_labels")
         if val_images.shape[1:] != images.shape[1:]:
             raise ValueError(
                 f"val_images shape {val_images.shape[1:]} != images shape {images.shape[1:]}"
@@ -619,10 +509,14 @@ def fit(
     if class_names is not None and len(class_names) != n_classes:
         raise ValueError(f"class_names has {len(class_names)} names for {n_classes} classes")
     names = [str(c) for c in (class_names if class_names is not None else range(n_classes))]
+    return int(seed), images, labels, rows, val_images, val_labels, names
+
+
+def _prepare(images, labels, rows, n_classes, config, seed, epoch_size) -> _Run:
+    """The device, the model (initialised, normalised to the trained rows), optimizer, data and
+    schedule."""
     rank, size = world()
-    if size > 1 and hook is not None:
-        raise ValueError("fit: a hook trains in one process; run it without torch.distributed")
-    device = _worker_device(config.device) if size > 1 else resolve_device(config.device)
+    device = worker_device(config.device) if size > 1 else resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     n = len(images) if rows is None else len(rows)
@@ -632,201 +526,172 @@ def fit(
         raise ValueError(f"epoch_size must be an int >= the {n} examples, got {epoch_size!r}")
     epoch_size = int(epoch_size)
     height, width = images.shape[1:3]
-
     model = build_model(
         config.model,
         n_classes=n_classes,
         width=config.width,
         depth=config.depth,
         image_size=min(height, width),
-        seed=_derive_seed(seed, 1),
+        seed=derive_seed(seed, 1),
     )
     if config.weights is not None:
         load_weights(model, config.weights)
     model.to(device=device, memory_format=torch.channels_last)
 
-    x_train = _to_device_nhwc(images, device)
+    x_train = to_device_nhwc(images, device)
     y_train = torch.from_numpy(labels).to(device)
     rows_dev = None if rows is None else torch.from_numpy(rows).to(device)
     if config.weights is None:
-        sums = _image_sums(x_train)
+        sums = image_sums(x_train)
         selected = sums if rows_dev is None else sums[rows_dev]
-        model.set_normalisation(*_normalisation(selected, height * width))
+        model.set_normalisation(*normalisation(selected, height * width))
     # Crops reach into a border of the mean colour, which normalises to ~0 rather than to black.
     fill = model.mean.reshape(3).round().clamp(0, 255).to(torch.uint8)
-    x_val = None if val_images is None else _to_device_nhwc(val_images, device)
-
     weights = None
     if config.class_weights:
-        weights = _class_weights(y_train if rows_dev is None else y_train[rows_dev], n_classes)
-
-    optimizer = _optimizer(
+        weights = class_weights(y_train if rows_dev is None else y_train[rows_dev], n_classes)
+    optimizer = build_optimizer(
         [p for p in model.parameters() if p.ndim > 1],
         [p for p in model.parameters() if p.ndim <= 1],
         config,
     )
-
-    bounds = _batch_bounds(epoch_size, config.batch_size)
-    steps = len(bounds) - 1
-    smallest = int(np.diff(bounds).min())
+    schedule = Schedule.of(epoch_size, config)
+    smallest = int(np.diff(schedule.bounds).min())
     if smallest < size:
         raise ValueError(
             f"fit: a batch of {smallest} examples cannot be split over {size} processes"
         )
-    total_steps = steps * config.epochs
-    warmup_steps = round(config.warmup_epochs * steps)
+    return _Run(
+        model, optimizer, x_train, y_train, rows_dev, fill, weights, schedule, n, epoch_size,
+        device, rank, size,
+    )  # fmt: skip
 
-    history: list[dict[str, Any]] = []
-    start_epoch = 0
-    ckpt = None if checkpoint_path is None else Path(checkpoint_path)
-    key = None
-    if ckpt is not None:
-        key = _fingerprint(images, labels, rows, config, seed, n_classes, hook)
-        key["epoch_size"] = epoch_size
-        state = _load_checkpoint(ckpt, key, device, announce=rank == 0)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if hook is not None and state.get("hook") is not None:
-                hook.load_state_dict(state["hook"])
-            history = list(state["history"])
-            start_epoch = int(state["epoch"])
 
-    # Only the first process writes: the others hold the same state.
-    log_path = None if log_dir is None or rank > 0 else Path(log_dir)
-    if rank > 0:
-        ckpt = None
-    live = None
-    if log_path is not None:
-        n_params = sum(p.numel() for p in model.parameters())
-        write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
-        write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
-        live = _open_live(log_path, resume=start_epoch > 0)
-        if live is not None and start_epoch > 0:
-            # dvclive resumes a log whose last step is 0 at step 0 again; the checkpoint's epoch
-            # is the step of the next row in every case.
-            live.step = start_epoch
+def _resume(
+    run: _Run, ckpt: Path, key: dict, hook: TrainHook | None, *, announce: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """Load a matching checkpoint into the run; return its history and the epoch to start at
+    (none and 0 without one)."""
+    state = _load_checkpoint(ckpt, key, run.device, announce=announce)
+    if state is None:
+        return [], 0
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if hook is not None and state.get("hook") is not None:
+        hook.load_state_dict(state["hook"])
+    return list(state["history"]), int(state["epoch"])
 
-    bar = _progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
+
+def _train_epoch(
+    run: _Run, train_model: nn.Module, epoch: int, config: TrainConfig, seed: int, hook
+) -> tuple[Tensor, float]:
+    """One pass of the epoch's plan; returns each step's summed loss ``(steps,)`` and the last
+    learning rate."""
+    schedule = run.schedule
+    perm, offsets, flips = epoch_plan(run.n, seed, epoch, config, run.device, run.epoch_size)
+    # Rows of the training arrays in this epoch's order.
+    order = perm if run.rows is None else run.rows[perm]
+    step_losses = torch.zeros(schedule.steps, device=run.device)
     # A per-step check costs a device sync, cheap on CPU only. Data-parallel processes check
     # the epoch's summed losses instead, so that they all stop together: one stopping alone
     # would leave the others waiting for it forever.
-    check_each_step = device.type == "cpu" and size == 1
-    model.train()
-    try:
-        with synced_batch_norm(model) if size > 1 else nullcontext():
-            train_model = _data_parallel(model, device) if size > 1 else model
-            if config.compile:
-                train_model = torch.compile(train_model)
-            for epoch in range(start_epoch, config.epochs):
-                perm, offsets, flips = _epoch_plan(n, seed, epoch, config, device, epoch_size)
-                # Rows of the training arrays in this epoch's order.
-                order = perm if rows_dev is None else rows_dev[perm]
-                step_losses = torch.zeros(steps, device=device)
-                for s in range(steps):
-                    a, b = bounds[s], bounds[s + 1]
-                    # Every process draws the same plan; each takes its share of the batch.
-                    lo, hi = a + (b - a) * rank // size, a + (b - a) * (rank + 1) // size
-                    idx = order[lo:hi]
-                    batch = _crop_flip(
-                        x_train,
-                        idx,
-                        offsets[lo:hi],
-                        flips[lo:hi],
-                        fill=fill,
-                        pad=config.crop_padding,
-                    )
-                    targets = y_train[idx]
-                    with _autocast(device):
-                        logits = train_model(_as_input(batch))
-                    logits = logits.float()
-                    if hook is None:
-                        per_example = per_example_loss(
-                            logits,
-                            targets,
-                            loss=config.loss,
-                            label_smoothing=config.label_smoothing,
-                            gce_q=config.gce_q,
-                        )
-                    else:
-                        per_example = hook.loss(logits, targets, idx, epoch)
-                    # This process's share of the mean over the whole batch.
-                    if weights is None:
-                        loss = per_example.sum() / (b - a)
-                    else:
-                        loss = (per_example * weights[targets]).sum() / weights[
-                            y_train[order[a:b]]
-                        ].sum()
-                    if check_each_step and not torch.isfinite(loss):
-                        bad = idx[~torch.isfinite(per_example)].cpu().numpy()
-                        raise ValueError(
-                            f"fit: non-finite training loss at epoch {epoch}, step {s}"
-                            + (f" (training rows {bad[:5].tolist()})" if len(bad) else "")
-                        )
-                    lr = _lr_at(epoch * steps + s, total_steps, warmup_steps, config.lr)
-                    _set_lr(optimizer, lr)
-                    optimizer.zero_grad(set_to_none=True)
-                    # Data parallelism averages the processes' gradients; the sum of their
-                    # shares is the gradient of the whole batch's mean.
-                    (loss * size).backward()
-                    optimizer.step()
-                    if hook is not None:
-                        hook.after_step()
-                    step_losses[s] = loss.detach() * (b - a)
-                if size > 1:
-                    dist.all_reduce(step_losses)
-                _check_epoch(step_losses, model, where="fit", epoch=epoch)
-                if hook is not None:
-                    hook.end_epoch(epoch)
-                record: dict[str, Any] = {
-                    "epoch": epoch,
-                    "train_loss": float(step_losses.sum()) / epoch_size,
-                    "lr": lr,
-                }
-                if x_val is not None:
-                    logits_val = _batched(model, x_val, model, device, config.eval_batch_size)
-                    pred = logits_val.argmax(1).cpu().numpy()
-                    record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
-                    if log_path is not None:
-                        _write_class_report(log_path, epoch, val_labels, pred, names)
-                history.append(record)
-                if live is not None:
-                    live.log_metric("train/loss", record["train_loss"])
-                    if "val_acc" in record:
-                        live.log_metric("val/acc", record["val_acc"])
-                    live.next_step()
-                if ckpt is not None:
-                    _save_checkpoint(ckpt, key, epoch + 1, model, optimizer, hook, history)
-                if bar is not None:
-                    shown = {"loss": f"{record['train_loss']:.3f}"}
-                    if "val_acc" in record:
-                        shown["acc"] = f"{record['val_acc']:.3f}"
-                    bar.set_postfix(shown)
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-        if live is not None:
-            live.end()
-    model.eval()
-    return FitResult(model=model, history=history, device=device)
-
-
-def _worker_device(requested: str) -> torch.device:
-    """The device of this torchrun worker: its own GPU (``LOCAL_RANK``, made current by
-    :func:`~labelnoise.train.distributed.process_group`) or the CPU."""
-    device = resolve_device(requested)
-    backend = dist.get_backend()
-    if device.type == "cuda":
-        if device.index is not None and device.index != torch.cuda.current_device():
-            raise ValueError(
-                f"device {requested!r}: under torch.distributed each process trains on its own "
-                "GPU; ask for 'cuda' or 'auto'"
+    check_each_step = run.device.type == "cpu" and run.size == 1
+    lr = schedule.lr
+    for s in range(schedule.steps):
+        a, b = schedule.bounds[s], schedule.bounds[s + 1]
+        # Every process draws the same plan; each takes its share of the batch.
+        lo = a + (b - a) * run.rank // run.size
+        hi = a + (b - a) * (run.rank + 1) // run.size
+        idx = order[lo:hi]
+        batch = crop_flip(
+            run.x_train, idx, offsets[lo:hi], flips[lo:hi], fill=run.fill, pad=config.crop_padding
+        )
+        targets = run.y_train[idx]
+        with autocast(run.device):
+            logits = train_model(as_input(batch))
+        logits = logits.float()
+        if hook is None:
+            per_example = per_example_loss(
+                logits,
+                targets,
+                loss=config.loss,
+                label_smoothing=config.label_smoothing,
+                gce_q=config.gce_q,
             )
-        device = torch.device("cuda", torch.cuda.current_device())
-    if (device.type == "cuda") != (backend == "nccl"):
-        raise ValueError(f"training on {device.type} needs another backend than {backend!r}")
-    return device
+        else:
+            per_example = hook.loss(logits, targets, idx, epoch)
+        # This process's share of the mean over the whole batch.
+        if run.weights is None:
+            loss = per_example.sum() / (b - a)
+        else:
+            loss = (per_example * run.weights[targets]).sum() / run.weights[
+                run.y_train[order[a:b]]
+            ].sum()
+        if check_each_step and not torch.isfinite(loss):
+            bad = idx[~torch.isfinite(per_example)].cpu().numpy()
+            raise ValueError(
+                f"fit: non-finite training loss at epoch {epoch}, step {s}"
+                + (f" (training rows {bad[:5].tolist()})" if len(bad) else "")
+            )
+        lr = schedule.lr_at(epoch, s)
+        # Data parallelism averages the processes' gradients; the sum of their shares is the
+        # gradient of the whole batch's mean.
+        sgd_step(run.optimizer, loss * run.size, lr)
+        if hook is not None:
+            hook.after_step()
+        step_losses[s] = loss.detach() * (b - a)
+    return step_losses, lr
+
+
+def _end_epoch(
+    run: _Run, epoch: int, step_losses: Tensor, lr: float, hook: TrainHook | None
+) -> dict[str, Any]:
+    """Check the epoch's losses ``(steps,)`` and weights, tell the hook; the epoch's record."""
+    if run.size > 1:
+        dist.all_reduce(step_losses)
+    _check_epoch(step_losses, run.model, where="fit", epoch=epoch)
+    if hook is not None:
+        hook.end_epoch(epoch)
+    return {"epoch": epoch, "train_loss": float(step_losses.sum()) / run.epoch_size, "lr": lr}
+
+
+def _close(bar, live) -> None:
+    if bar is not None:
+        bar.close()
+    if live is not None:
+        live.end()
+
+
+def _predict_classes(model: nn.Module, x: Tensor, device: torch.device, batch: int) -> np.ndarray:
+    return _batched(model, x, model, device, batch).argmax(1).cpu().numpy()
+
+
+def _start_log(log_path: Path, model: nn.Module, names: list[str], start_epoch: int):
+    """Write the model summary and label mapping; return the dvclive logger (or ``None``)."""
+    n_params = sum(p.numel() for p in model.parameters())
+    write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
+    write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
+    live = _open_live(log_path, resume=start_epoch > 0)
+    if live is not None and start_epoch > 0:
+        # dvclive resumes a log whose last step is 0 at step 0 again; the checkpoint's epoch is
+        # the step of the next row in every case.
+        live.step = start_epoch
+    return live
+
+
+def _log_epoch(record: dict[str, Any], live, bar) -> None:
+    """An epoch's record to dvclive and the progress bar."""
+    if live is not None:
+        live.log_metric("train/loss", record["train_loss"])
+        if "val_acc" in record:
+            live.log_metric("val/acc", record["val_acc"])
+        live.next_step()
+    if bar is not None:
+        shown = {"loss": f"{record['train_loss']:.3f}"}
+        if "val_acc" in record:
+            shown["acc"] = f"{record['val_acc']:.3f}"
+        bar.set_postfix(shown)
+        bar.update(1)
 
 
 def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
@@ -853,39 +718,6 @@ def _check_epoch(step_losses: Tensor, model: nn.Module, *, where: str, epoch: in
     if not ok.all():
         names = [named[i][0] for i in np.flatnonzero(~ok)]
         raise ValueError(f"{where}: non-finite weights after epoch {epoch} ({', '.join(names)})")
-
-
-def _class_weights(labels: Tensor, n_classes: int) -> Tensor:
-    """Inverse-frequency weights ``(n_classes,)``; absent classes weigh 0."""
-    counts = torch.bincount(labels, minlength=n_classes).float()
-    return torch.where(counts > 0, len(labels) / (n_classes * counts.clamp_min(1)), 0.0)
-
-
-def _optimizer(
-    decay: list[Tensor], no_decay: list[Tensor], config: TrainConfig
-) -> torch.optim.Optimizer:
-    """Nesterov SGD; weight decay on the weight matrices and kernels only."""
-    return torch.optim.SGD(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.momentum > 0,
-    )
-
-
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-def _batch_bounds(n: int, batch_size: int) -> list[int]:
-    """Start of every batch and the end of the last, ``(steps + 1,)``."""
-    steps = max(math.ceil(n / batch_size), 1)
-    # Near-equal batches: no tiny trailing batch for batch norm, few distinct shapes to compile.
-    return np.linspace(0, n, steps + 1).round().astype(int).tolist()
 
 
 def _save_checkpoint(

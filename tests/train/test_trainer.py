@@ -16,7 +16,7 @@ from labelnoise.train import (
     predict_proba,
     resolve_device,
 )
-from labelnoise.train.trainer import _crop_flip, _to_device_nhwc
+from labelnoise.train.steps import crop_flip, to_device_nhwc
 
 FAST = TrainConfig(width=8, depth=2, epochs=4, batch_size=32, lr=0.05, device="cpu")
 
@@ -186,7 +186,7 @@ def test_read_only_memory_map_is_trained_in_place(data, val, trained, tmp_path):
     images, labels = data
     np.save(tmp_path / "images.npy", images)
     mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
-    assert _to_device_nhwc(mapped, torch.device("cpu")).data_ptr() == mapped.ctypes.data
+    assert to_device_nhwc(mapped, torch.device("cpu")).data_ptr() == mapped.ctypes.data
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = fit(
@@ -215,7 +215,7 @@ def test_crops_read_the_border_as_a_padded_copy_would(pad):
     idx = torch.from_numpy(rng.integers(0, n, b))
     offsets = torch.from_numpy(rng.integers(0, 2 * pad + 1, (b, 2)))
     flips = torch.from_numpy(rng.random(b) < 0.5)
-    batch = _crop_flip(images, idx, offsets, flips, fill=fill, pad=pad)
+    batch = crop_flip(images, idx, offsets, flips, fill=fill, pad=pad)
     for k in range(b):
         dy, dx = offsets[k].tolist()
         crop = padded[idx[k], dy : dy + height, dx : dx + width]
