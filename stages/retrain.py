@@ -80,7 +80,7 @@ def main() -> None:
         rate, name, labels, given, keep, same = cell
         if same:
             # Same examples, labels, seed and config as the baseline: its result is this
-            # arm's (bit for bit on CPU; on CUDA a rerun would differ by run-to-run noise).
+            # arm's (a rerun would differ only by rounding: thread count, CUDA kernels).
             metrics = read_json(args.baseline / f"{name}.json")
             metrics = {k: v for k, v in metrics.items() if k != "rate"}
         else:
