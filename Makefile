@@ -21,7 +21,7 @@ ifneq ($(PROFILE),)
 	python -m labelnoise.profiles $(PROFILE)
 endif
 	dvc repro
-	python -m labelnoise.results
+	python -m labelnoise.label_issues
 	@echo
 	@echo "Results: metrics/ (JSON), plots/ (dvc plots show), report/index.html"
 

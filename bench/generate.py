@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from skimage.color import hsv2rgb, rgb2hsv
 
 from labelnoise.data.alter import FINE_CLASSES
-from labelnoise.data.base import read_rgb, skimage_photo_paths
+from labelnoise.data.base_images import read_rgb, skimage_photo_paths
 from labelnoise.data.generate import generate_dataset
 
 PERMS = {"bgr": (2, 1, 0), "brg": (2, 0, 1), "gbr": (1, 2, 0), "grb": (1, 0, 2), "rbg": (0, 2, 1)}

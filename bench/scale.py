@@ -45,7 +45,7 @@ from PIL import Image
 
 from labelnoise.data import generate_dataset, import_dataset, load_dataset, save_dataset
 from labelnoise.data.alter import alter, random_polygon_masks
-from labelnoise.data.base import base_crops
+from labelnoise.data.base_images import base_crops
 from labelnoise.data.generate import CHUNK_SIZE, SEED_BLOCK, split_fine_labels
 from labelnoise.io import save_npy
 

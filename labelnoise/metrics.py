@@ -27,7 +27,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-BASELINE = "none"
+from labelnoise.clean import BASELINE
+
 DETECT_COLUMNS = (
     "precision",
     "recall",
@@ -87,10 +88,11 @@ def is_reference(arm: str) -> bool:
     """Whether a retrained arm is a reference point, not a way to clean: the baseline, the
     arms of the methods that read the true flips (``oracle``, ``random``) and their relabel
     arms (``oracle_relabel``: every true label)."""
-    from labelnoise.clean import REFERENCE
+    from labelnoise.clean import METHODS
     from labelnoise.clean.relabel import SUFFIX
 
-    return arm.removesuffix(SUFFIX) in REFERENCE
+    method = arm.removesuffix(SUFFIX)
+    return method in METHODS and METHODS[method].reference
 
 
 def baseline_file(root: Path, rate: float) -> Path:

@@ -3,17 +3,21 @@ before a stage starts any work."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-TASKS = ("coarse", "fine", "custom")
-SOURCES = ("generate", "folder", "csv")
-BASES = ("skimage", "procedural", "folder")
-NOISE_KINDS = ("symmetric", "pairflip", "within_coarse", "matrix")
-MODELS = ("small_cnn", "resnet18")
-DEVICES = ("auto", "cpu", "cuda")
+from labelnoise.train.config import knobs
 
 
 class _Section(BaseModel):
@@ -97,47 +101,41 @@ class NoiseParams(_Section):
         return self
 
 
-class TrainParams(_Section):
-    model: Literal["small_cnn", "resnet18"] = "small_cnn"
-    width: int = Field(16, ge=1, le=1024)
-    depth: int = Field(3, ge=1, le=8)
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(0.05, gt=0.0, le=10.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    weight_decay: float = Field(5.0e-4, ge=0.0, lt=1.0)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-    loss: Literal["cross_entropy", "gce"] = "cross_entropy"
-    gce_q: float = Field(0.7, gt=0.0, le=1.0)
-    warmup_epochs: float = Field(1.0, ge=0.0)
-    crop_padding: int = Field(2, ge=0)
-    hflip: bool = True
-    class_weights: bool = False
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(0, ge=0)
-    workers: int = Field(0, ge=0)
-    compile: bool = False
-    weights: str | None = None
-    eval_batch_size: int = Field(1024, ge=1)
-    folds: int = Field(4, ge=2, le=20)
-    stack_folds: bool = False
-    distributed: bool = False
-    nproc_per_node: int = Field(2, ge=1)
+class _LaunchParams(_Section):
+    """How trainings are launched; the knobs of one training come from :class:`TrainConfig`."""
+
+    workers: int = Field(0, ge=0)  # trainings side by side on the CPU, 0 = one per core
+    folds: int = Field(4, ge=2, le=20)  # K of the out-of-sample probabilities
+    stack_folds: bool = False  # the K fold models trained at once (torch.func vmap)
+    distributed: bool = False  # data-parallel under torchrun
+    nproc_per_node: int = Field(2, ge=1)  # processes when distributed
+
+    @model_validator(mode="after")
+    def _warmup_within_epochs(self) -> _LaunchParams:
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"train.warmup_epochs {self.warmup_epochs} must be <= train.epochs {self.epochs}"
+            )
+        return self
+
+
+TrainParams = create_model(
+    "TrainParams",
+    __base__=_LaunchParams,
+    __doc__="``train``: every knob of :class:`labelnoise.train.TrainConfig`, typed and bounded "
+    "as it declares, and how trainings are launched.",
+    **{name: (kind, Field(default, **bounds)) for name, (kind, default, bounds) in knobs().items()},
+)
+LAUNCH_KNOBS = frozenset(_LaunchParams.model_fields)
+"""The ``train`` keys that are not :class:`labelnoise.train.TrainConfig` knobs."""
 
 
 class CleanParams(_Section):
+    """``clean``: the methods that run; :func:`schema` adds one typed params block per
+    registered method, the fields of which the method's ``run`` declares."""
+
     methods: list[str]
     trained: list[str] = Field(default_factory=list)
-    cleanlab: dict[str, Any] = Field(default_factory=dict)
-    tvnet: dict[str, Any] = Field(default_factory=dict)
-    data_params: dict[str, Any] = Field(default_factory=dict)
-    mistakenness: dict[str, Any] = Field(default_factory=dict)
-    hardness: dict[str, Any] = Field(default_factory=dict)
-    aum: dict[str, Any] = Field(default_factory=dict)
-    consensus: dict[str, Any] = Field(default_factory=dict)
-    none: dict[str, Any] = Field(default_factory=dict)
-    oracle: dict[str, Any] = Field(default_factory=dict)
-    random: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("methods", "trained")
     @classmethod
@@ -151,45 +149,14 @@ class CleanParams(_Section):
             raise ValueError(f"methods must be distinct, got {value}")
         return value
 
-    @model_validator(mode="after")
-    def _lists(self) -> CleanParams:
-        from labelnoise.clean import MODEL_TRAINING
-
-        if not self.trained:
-            # The clean stage depends on data/fit, the fit stages' folder, which DVC needs.
-            raise ValueError(
-                "clean.trained must name at least one model-training method (aum is the "
-                f"quickest); valid: {sorted(MODEL_TRAINING)}"
-            )
-        light = [name for name in self.trained if name not in MODEL_TRAINING]
-        if light:
-            raise ValueError(
-                f"clean.trained {light} train no model of their own: list them in clean.methods"
-            )
-        heavy = [name for name in self.methods if name in MODEL_TRAINING]
-        if heavy:
-            raise ValueError(
-                f"clean.methods {heavy} train models of their own: list them in clean.trained"
-            )
-        both = set(self.methods) & set(self.trained)
-        if both:
-            raise ValueError(f"{sorted(both)} listed in both clean.methods and clean.trained")
-        if "consensus" in self.methods:
-            members = self.consensus.get("members")
-            if not isinstance(members, list) or not members:
-                raise ValueError("clean.consensus.members must be a non-empty list of methods")
-            cleaned = set(self.cleaned) - {"consensus", "none", "oracle", "random"}
-            missing = [name for name in members if name not in cleaned]
-            if missing:
-                raise ValueError(
-                    f"clean.consensus.members {missing} are not cleaned; valid: {sorted(cleaned)}"
-                )
-        return self
-
     @property
     def cleaned(self) -> list[str]:
         """Every method the pipeline scores: ``methods`` then ``trained``."""
         return [*self.methods, *self.trained]
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """The keyword arguments of method ``name``'s ``run``: its validated params block."""
+        return getattr(self, name).model_dump()
 
 
 class RetrainParams(_Section):
@@ -265,74 +232,161 @@ class Params(_Section):
         return list(self.noise.rates)
 
     @model_validator(mode="after")
-    def _within_coarse_needs_fine(self) -> Params:
+    def _cross_checks(self) -> Params:
+        problems = [
+            *_clean_problems(self.clean),
+            *_retrain_problems(self),
+            *_report_problems(self),
+            *_results_problems(self),
+            *_regress_problems(self),
+        ]
         if self.noise.kind == "within_coarse" and self.data.task != "fine":
-            raise ValueError(
-                f"noise.kind within_coarse flips a subclass to a sibling: it needs data.task "
+            problems.append(
+                f"noise.kind: within_coarse flips a subclass to a sibling: it needs data.task "
                 f"fine, not {self.data.task!r}"
             )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
-    @model_validator(mode="after")
-    def _report_and_results_rates(self) -> Params:
-        rates = self.rates
-        if self.report.rate is None:
-            positive = [rate for rate in rates if 0.0 < rate <= 0.2] or rates
-            object.__setattr__(self.report, "rate", max(positive))
-        elif self.report.rate not in rates:
-            raise ValueError(f"report.rate {self.report.rate} is not one of the rates {rates}")
-        if self.results.rate is None:
-            object.__setattr__(self.results, "rate", self.report.rate)
-        elif self.results.rate not in rates:
-            raise ValueError(f"results.rate {self.results.rate} is not one of the rates {rates}")
-        return self
 
-    @model_validator(mode="after")
-    def _regress_reference(self) -> Params:
-        arms = ["none", *self.retrain.arms]
-        if self.regress.reference not in arms:
-            raise ValueError(
-                f"regress.reference {self.regress.reference!r} is not an arm; valid: {arms}"
-            )
-        return self
+def _capable(names: list[str], capability: str) -> list[str]:
+    from labelnoise.clean import METHODS
 
-    @model_validator(mode="after")
-    def _results_method(self) -> Params:
-        from labelnoise.clean import REFERENCE
+    return [name for name in names if getattr(METHODS[name], capability)]
 
-        valid = [name for name in self.clean.cleaned if name not in REFERENCE]
-        if self.results.method is None:
-            chosen = "consensus" if "consensus" in valid else next(iter(valid), None)
-            object.__setattr__(self.results, "method", chosen)
-        elif self.results.method not in valid:
-            raise ValueError(
-                f"results.method {self.results.method!r} is not a cleaning method of "
-                f"clean.methods or clean.trained; valid: {valid}"
-            )
-        return self
 
-    @model_validator(mode="after")
-    def _retrain_methods(self) -> Params:
-        valid = set(self.clean.cleaned) - {"none"}
-        for key in ("methods", "relabel"):
-            unknown = [name for name in getattr(self.retrain, key) if name not in valid]
-            if unknown:
-                raise ValueError(
-                    f"retrain.{key} {unknown} are not cleaned (none is the baseline itself); "
-                    f"valid: {sorted(valid)}"
-                )
-        return self
+def _outside(key: str, names: list | str | None, valid: list, what: str) -> list[str]:
+    """One problem line for the ``names`` (a list, or one name) at ``key`` that are not
+    ``valid``, if any; None is no name."""
+    if names is None or isinstance(names, str):
+        return (
+            [] if names is None or names in valid else [f"{key}: {names!r} {what}; valid: {valid}"]
+        )
+    unknown = [name for name in names if name not in valid]
+    return [f"{key}: {unknown} {what}; valid: {valid}"] if unknown else []
+
+
+def _clean_problems(clean: CleanParams) -> list[str]:
+    from labelnoise.clean import METHODS
+
+    problems = []
+    if not clean.trained:
+        # The clean stage depends on data/fit, the fit stages' folder, which DVC needs.
+        problems.append(
+            "clean.trained: must name at least one model-training method (aum is the "
+            f"quickest); valid: {_capable(list(METHODS), 'trains_model')}"
+        )
+    training = _capable(clean.cleaned, "trains_model")
+    problems += _outside(
+        "clean.trained", clean.trained, training, "train no model of their own: list them in "
+        "clean.methods"
+    )  # fmt: skip
+    problems += _outside(
+        "clean.methods", clean.methods, [m for m in clean.methods if m not in training],
+        "train models of their own: list them in clean.trained",
+    )  # fmt: skip
+    both = sorted(set(clean.methods) & set(clean.trained))
+    if both:
+        problems.append(f"clean.methods: {both} listed in both methods and trained")
+    others = set(_capable(clean.cleaned, "reference") + _capable(clean.cleaned, "combines"))
+    voters = [name for name in clean.cleaned if name not in others]
+    for name in _capable(clean.methods, "combines"):
+        members = list(getattr(clean, name).members)
+        if not members:
+            problems.append(f"clean.{name}.members: must name at least one method")
+        problems += _outside(
+            f"clean.{name}.members", members, voters,
+            "are not cleaning methods that run (clean.methods, clean.trained; not a reference arm)",
+        )  # fmt: skip
+    return problems
+
+
+def _retrain_problems(params: Params) -> list[str]:
+    from labelnoise.clean import BASELINE
+
+    valid = [name for name in params.clean.cleaned if name != BASELINE]
+    what = f"are not cleaned ({BASELINE} is the baseline itself)"
+    return [
+        *_outside("retrain.methods", params.retrain.methods, valid, what),
+        *_outside("retrain.relabel", params.retrain.relabel, valid, what),
+    ]
+
+
+def _rate_problems(key: str, rate: float | None, rates: list[float]) -> list[str]:
+    return (
+        [] if rate is None or rate in rates else [f"{key}: {rate} is not one of the rates {rates}"]
+    )
+
+
+def _report_problems(params: Params) -> list[str]:
+    rates, report, cleaned = params.rates, params.report, params.clean.cleaned
+    problems = _rate_problems("report.rate", report.rate, rates)
+    if report.rate is None:
+        positive = [rate for rate in rates if 0.0 < rate <= 0.2] or rates
+        object.__setattr__(report, "rate", max(positive))
+    problems += _outside("report.methods", report.methods or [], cleaned, "are not cleaned")
+    return problems + _outside("report.tsne_method", report.tsne_method, cleaned, "is not cleaned")
+
+
+def _results_problems(params: Params) -> list[str]:
+    results = params.results
+    problems = _rate_problems("results.rate", results.rate, params.rates)
+    if results.rate is None:
+        object.__setattr__(results, "rate", params.report.rate)
+    reference = _capable(params.clean.cleaned, "reference")
+    valid = [name for name in params.clean.cleaned if name not in reference]
+    if results.method is None:
+        combined = _capable(valid, "combines")
+        object.__setattr__(results, "method", next(iter(combined or valid), None))
+    return problems + _outside(
+        "results.method",
+        results.method,
+        valid,
+        "is not a cleaning method of clean.methods or clean.trained",
+    )
+
+
+def _regress_problems(params: Params) -> list[str]:
+    from labelnoise.clean import BASELINE
+
+    arms = [BASELINE, *params.retrain.arms]
+    return _outside("regress.reference", params.regress.reference, arms, "is not an arm")
+
+
+@cache
+def _schema(methods: tuple[str, ...]) -> type[Params]:
+    from labelnoise.clean import METHODS, params_model
+
+    blocks: dict[str, Any] = {}
+    for name in methods:
+        model = params_model(type(METHODS[name]))
+        blocks[name] = (model, Field(default_factory=model))
+    clean = create_model("CleanParams", __base__=CleanParams, **blocks)
+    return create_model("Params", __base__=Params, clean=(clean, ...))
+
+
+def schema() -> type[Params]:
+    """The model of the whole of ``params.yaml``: :class:`Params` whose ``clean`` section has a
+    params block ``clean.<name>`` for every registered method, typed by that method's ``run``
+    (:func:`labelnoise.clean.params_model`)."""
+    from labelnoise.clean import METHODS
+
+    return _schema(tuple(METHODS))
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
-    lines = [f"{source}: {err.error_count()} invalid parameter(s):"]
+    lines = []
     for item in err.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
-    return "\n".join(lines)
+        if key:
+            lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+        else:  # the cross-field checks: one line per problem, each led by its key path
+            lines.extend(f"  {line}" for line in message.splitlines())
+    return "\n".join([f"{source}: {len(lines)} invalid parameter(s):", *lines])
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -354,7 +408,7 @@ def read_yaml(path: str | Path) -> dict:
 def validate(raw: dict, *, source: str = "params") -> Params:
     """Validate a params mapping; every problem is listed in one ``ValueError``."""
     try:
-        return Params.model_validate(raw)
+        return schema().model_validate(raw)
     except ValidationError as err:
         raise ValueError(_format_errors(err, source)) from None
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from labelnoise.clean import CEILING
 from labelnoise.metrics import BASELINE, Metrics, is_reference
 
 INVERSE_FEATURES = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
@@ -728,13 +729,13 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     accuracy = runs.groupby("method")["accuracy"].mean()
     cleaned = accuracy.drop([m for m in accuracy.index if is_reference(m)])
     best_method, best_accuracy = _best(cleaned)
-    noisy, oracle = accuracy.get(BASELINE), accuracy.get("oracle")
+    noisy, oracle = accuracy.get(BASELINE), accuracy.get(CEILING)
     recovery, interval = None, None
     if None not in (best_accuracy, noisy, oracle) and oracle > noisy:
         recovery = (best_accuracy - noisy) / (oracle - noisy)
         counts = runs.groupby("method")[["n_correct", "n_test"]].sum()
         interval = recovery_interval(
-            *(tuple(counts.loc[m]) for m in (BASELINE, best_method, "oracle"))
+            *(tuple(counts.loc[m]) for m in (BASELINE, best_method, CEILING))
         )
     detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
     detect = detect[~detect["method"].map(is_reference)].groupby("method")

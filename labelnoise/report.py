@@ -888,3 +888,132 @@ def build_report(
         f"<nav>{nav}</nav>{body}"
         f"<script>{_JS}</script></body></html>\n"
     )
+
+
+def report_methods(
+    cleaned: Sequence[str], *, methods: Sequence[str] | None = None, tsne_method: str | None = None
+) -> tuple[list[str], str]:
+    """The methods whose suspects the gallery shows, and the one whose flags the t-SNE shows.
+
+    Parameters
+    ----------
+    cleaned
+        Every method the pipeline scored (``clean.methods`` then ``clean.trained``).
+    methods, tsne_method
+        ``report.methods`` and ``report.tsne_method``; None = the default below.
+
+    Returns
+    -------
+    list of str, str
+        By default the cleaning methods in display order, then the reference arms (not the
+        baseline, which scores nothing); the t-SNE shows a method that combines the others when
+        one runs, else the first of those.
+    """
+    from labelnoise.clean import BASELINE, METHODS
+
+    order = _method_order(cleaned)
+    found = [m for m in order if not METHODS[m].reference]
+    found += [m for m in order if METHODS[m].reference and m != BASELINE]
+    combined = [m for m in found if METHODS[m].combines]
+    return list(methods or found), tsne_method or (combined or found)[0]
+
+
+def report_figures(
+    metrics,
+    regression: dict,
+    results: Mapping,
+    *,
+    images: np.ndarray,
+    given: np.ndarray,
+    flipped: np.ndarray,
+    features: np.ndarray,
+    tsne_method: str,
+    class_names: Sequence[str],
+    seed: int,
+) -> dict:
+    """The report's matplotlib figures by name (the keys of :data:`FIGURES`).
+
+    Parameters
+    ----------
+    metrics
+        The grid's :class:`labelnoise.metrics.Metrics`.
+    regression
+        ``metrics/regression.json``.
+    results
+        Method name -> :class:`labelnoise.clean.CleanResult` at the report's rate: methods
+        whose extras hold Data Parameters' trajectories or Training-ValueNet's values add their
+        figures.
+    images, given, flipped, features
+        ``(n, H, W, 3)`` train images, ``(n,)`` given labels and true flips, ``(n, D)``
+        penultimate features.
+    tsne_method
+        Whose flags the t-SNE shows.
+    """
+    from labelnoise import figures as F
+    from labelnoise.regress import (
+        accuracy_fit_table,
+        accuracy_plot_table,
+        accuracy_table,
+        detection_plot_table,
+    )
+
+    runs = accuracy_table(metrics.runs)
+    figures = {
+        "accuracy_vs_rate": F.accuracy_vs_rate_figure(
+            accuracy_plot_table(runs), accuracy_fit_table(runs, regression["accuracy"])
+        ),
+        "detection_vs_rate": F.detection_figure(detection_plot_table(metrics.detect)),
+    }
+    extras = {name: result.extras for name, result in results.items()}
+    learned = next((e for e in extras.values() if {"category", "trajectory"} <= e.keys()), None)
+    if learned is not None:
+        figures["review_rows"] = F.review_rows_figure(
+            images, given, learned["category"], class_names=class_names, seed=seed
+        )
+        figures["dp_trajectories"] = F.trajectory_figure(
+            learned["trajectory"], flipped, seed=seed, best_epoch=int(learned["best_epoch"])
+        )
+    valued = next((e for e in extras.values() if "predicted_value" in e), None)
+    if valued is not None:
+        figures["training_values"] = F.training_value_histograms(
+            valued["predicted_value"], given, flipped, class_names=class_names
+        )
+    figures["tsne"] = F.tsne_figure(
+        features, flipped=flipped, flagged=results[tsne_method].flags, method=tsne_method, seed=seed
+    )
+    figures["relevance_mask"] = F.relevance_mask_figure(images, given)
+    return figures
+
+
+def review_suspects(
+    scores: Mapping[str, np.ndarray],
+    labels: pd.DataFrame,
+    pred_probs: np.ndarray,
+    *,
+    top_k: int,
+    paths: pd.Series | None = None,
+) -> pd.DataFrame:
+    """:func:`top_suspects` with what the gallery shows of each: the suggested class and its
+    out-of-sample probability, whether it is a true flip, its true label, id and file.
+
+    Parameters
+    ----------
+    scores
+        Method name -> ``(n,)`` scores, higher = more suspect.
+    labels
+        The rate's ``labels.csv`` (``id, true, given, flipped``), ``n`` rows.
+    pred_probs
+        ``(n, C)`` out-of-sample probabilities.
+    paths
+        Source file by image id, for your own images (None for generated ones).
+    """
+    given, flipped = labels["given"].to_numpy(), labels["flipped"].to_numpy(bool)
+    suspects = top_suspects(scores, given, top_k=top_k)
+    rows = suspects["row"].to_numpy()
+    suspects["suggested"] = pred_probs[rows].argmax(axis=1)
+    suspects["confidence"] = pred_probs[rows, suspects["suggested"].to_numpy()]
+    suspects["flipped"], suspects["true"] = flipped[rows], labels["true"].to_numpy()[rows]
+    suspects["id"] = labels["id"].to_numpy()[rows]
+    if paths is not None:
+        suspects["path"] = paths.loc[suspects["id"]].to_numpy()
+    return suspects

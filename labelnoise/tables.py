@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelnoise.clean import CEILING
 from labelnoise.metrics import BASELINE, Grid, Metrics, collect, is_reference
 
 
@@ -51,7 +52,7 @@ def recovery_markdown(metrics: Metrics, methods: Sequence[str]) -> str:
     for method in methods:
         cells = []
         for rate in rates:
-            arms = [(rate, m) for m in (BASELINE, method, "oracle")]
+            arms = [(rate, m) for m in (BASELINE, method, CEILING)]
             if not all(arm in counts.index for arm in arms):
                 cells.append("–")
                 continue
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     grid = Grid.from_params(params)
     with tempfile.TemporaryDirectory() as scratch:
         if args.experiments:
-            from labelnoise.experiments import export_metrics, find_replicates
+            from labelnoise.replicates import export_metrics, find_replicates
 
             replicates = find_replicates(".").replicates
             if not replicates:

@@ -1,7 +1,8 @@
 """Stage `clean`: every cleaning method at every rate, scored against the true flips.
 
 Methods in `clean.methods` run here (they read only the trained models' outputs); the results
-of `clean.trained` methods come from their `fit` stages; `consensus` combines its members last.
+of `clean.trained` methods come from their `fit` stages; methods that combine others (the
+consensus) run last, on the results of the rest.
 One file per rate and method: a result that did not change stops DVC downstream.
 """
 
@@ -25,20 +26,29 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
 
+    from labelnoise.cells import clean_context, read_noisy_labels, trusted_estimate
     from labelnoise.clean import get_method, load_result, save_result
-    from labelnoise.clean.base import check_result, reject_unknown_params
-    from labelnoise.clean.consensus import combine
+    from labelnoise.clean.base import check_result
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
     from labelnoise.io import atomic_path, load_npy
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import clean_context, read_noisy_labels, trusted_estimate
 
     dataset = load_dataset(args.dataset, mmap=True)
-    light = [m for m in params.clean.methods if m != "consensus"]
-    consensus = dict(params.clean.consensus)
-    members = consensus.pop("members", [])
-    reject_unknown_params("consensus", consensus)
+    methods = {name: get_method(name) for name in params.clean.methods}
+    # Methods that combine others run last, on the results of the rest at the same rate.
+    combining = [name for name, method in methods.items() if method.combines]
+    light = [name for name in methods if name not in combining]
+
+    def run_one(method_name, labels, name, trusted, results=None):
+        method = methods[method_name]
+        context = clean_context(
+            dataset, labels, args.train / name, method=method, params=params, trusted=trusted
+        )
+        context.results = results
+        result = method.run(context, **params.clean.settings(method_name))
+        return check_result(method_name, result, len(labels)), context.trusted_noise
+
     with (
         atomic_path(args.out, directory=True) as out,
         atomic_path(args.metrics, directory=True) as metrics_dir,
@@ -50,14 +60,7 @@ def main() -> None:
             flipped = labels["flipped"].to_numpy(dtype=bool)
             results, trusted = {}, None
             for method_name in light:
-                method = get_method(method_name)
-                context = clean_context(
-                    dataset, labels, args.train / name, method=method, params=params,
-                    trusted=trusted,
-                )  # fmt: skip
-                trusted = context.trusted_noise
-                result = method.run(context, **getattr(params.clean, method_name))
-                results[method_name] = check_result(method_name, result, len(labels))
+                results[method_name], trusted = run_one(method_name, labels, name, trusted)
             for method_name in params.clean.trained:
                 path = args.fit / method_name / f"{name}.npz"
                 results[method_name] = check_result(
@@ -71,9 +74,8 @@ def main() -> None:
                     args.train / name,
                     name="clean",
                 )
-            if "consensus" in params.clean.methods:
-                chosen = {m: results[m] for m in members}
-                results["consensus"] = combine(chosen, n=len(labels))
+            for method_name in combining:
+                results[method_name], _ = run_one(method_name, labels, name, trusted, results)
             for method_name, result in results.items():
                 save_result(result, out / method_name / f"{name}.npz")
                 metrics = detection_metrics(flipped, result.scores, result.flags)

@@ -24,12 +24,12 @@ def main() -> None:
     if args.method not in params.clean.trained:
         raise ValueError(f"--method {args.method!r} is not in clean.trained {params.clean.trained}")
 
+    from labelnoise.cells import clean_context, read_noisy_labels
     from labelnoise.clean import get_method, save_result
     from labelnoise.clean.base import check_result
     from labelnoise.data import load_dataset
     from labelnoise.io import atomic_path
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import clean_context, read_noisy_labels
     from labelnoise.train import resolve_device
     from labelnoise.train.workers import map_workers, worker_count
 
@@ -40,7 +40,7 @@ def main() -> None:
         name = rate_name(rate)
         labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
         context = clean_context(dataset, labels, args.train / name, method=method, params=params)
-        result = method.run(context, **getattr(params.clean, args.method))
+        result = method.run(context, **params.clean.settings(args.method))
         save_result(check_result(args.method, result, context.n), out / f"{name}.npz")
         print(f"{args.method} @ {name}: flagged {int(result.flags.sum())} of {context.n}")
 

@@ -11,7 +11,7 @@ from labelnoise.params import load_params
 
 
 def _replicates(scratch: Path) -> tuple[list[Path], list[int]]:
-    from labelnoise.experiments import export_metrics, find_replicates
+    from labelnoise.replicates import export_metrics, find_replicates
 
     survey = find_replicates(".")
     for line in survey.left_out:

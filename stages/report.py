@@ -28,65 +28,43 @@ def main() -> None:
     section = params.report
     rate, top_k = section.rate, section.top_k
 
-    from labelnoise import figures as F
-    from labelnoise.clean import REFERENCE, load_result
+    from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
-    from labelnoise.metrics import BASELINE, Grid, collect, rate_name
-    from labelnoise.regress import (
-        accuracy_fit_table,
-        accuracy_plot_table,
-        accuracy_table,
-        detection_plot_table,
+    from labelnoise.metrics import Grid, collect, rate_name
+    from labelnoise.report import (
+        build_report,
+        other_issues_table,
+        report_figures,
+        report_methods,
+        review_suspects,
+        trust_notice,
     )
-    from labelnoise.report import build_report, other_issues_table, top_suspects, trust_notice
 
     dataset = load_dataset(args.dataset, mmap=True)
     images = np.asarray(dataset.split("train")[0])
     labels = _csv(args.noisy / rate_name(rate) / "labels.csv")
-    given, flipped = labels["given"].to_numpy(), labels["flipped"].to_numpy(bool)
     if len(labels) != len(images):
         raise ValueError(f"{args.noisy}: {len(labels)} labels for {len(images)} train images")
     train_dir = args.train / rate_name(rate)
-    probs = load_npy(train_dir / "oos_probs.npy")
-    # Detectors first, the oracle / random references last; "none" scores nothing.
     cleaned = params.clean.cleaned
-    order = [m for m in dict.fromkeys([*F.METHOD_ORDER, *cleaned]) if m in cleaned]
-    found = [m for m in order if m not in REFERENCE]
-    found += [m for m in order if m in REFERENCE and m != BASELINE]
-    methods = section.methods or found
-    tsne_method = section.tsne_method or ("consensus" if "consensus" in found else found[0])
-    needed = {*methods, tsne_method, *({"tvnet", "data_params"} & set(cleaned))}
-    results = {m: load_result(args.clean / m / f"{rate_name(rate)}.npz") for m in sorted(needed)}
+    methods, tsne_method = report_methods(
+        cleaned, methods=section.methods, tsne_method=section.tsne_method
+    )
+    results = {m: load_result(args.clean / m / f"{rate_name(rate)}.npz") for m in cleaned}
     metrics = collect([args.metrics_dir], grid=Grid.from_params(params), seeds=[params.seed])
     regression = read_json(args.metrics_dir / "regression.json")
-    runs = accuracy_table(metrics.runs)
-    names, seed = dataset.classes, params.seed
-    figures = {
-        "accuracy_vs_rate": F.accuracy_vs_rate_figure(
-            accuracy_plot_table(runs), accuracy_fit_table(runs, regression["accuracy"])
-        ),
-        "detection_vs_rate": F.detection_figure(detection_plot_table(metrics.detect)),
-    }
-    if "data_params" in results:
-        dp = results["data_params"].extras
-        figures["review_rows"] = F.review_rows_figure(
-            images, given, dp["category"], class_names=names, seed=seed
-        )
-        figures["dp_trajectories"] = F.trajectory_figure(
-            dp["trajectory"], flipped, seed=seed, best_epoch=int(dp["best_epoch"])
-        )
-    if "tvnet" in results:
-        figures["training_values"] = F.training_value_histograms(
-            results["tvnet"].extras["predicted_value"], given, flipped, class_names=names
-        )
-    figures["tsne"] = F.tsne_figure(
-        load_npy(train_dir / "train_features.npy"),
-        flipped=flipped,
-        flagged=results[tsne_method].flags,
-        method=tsne_method,
-        seed=seed,
+    figures = report_figures(
+        metrics,
+        regression,
+        results,
+        images=images,
+        given=labels["given"].to_numpy(),
+        flipped=labels["flipped"].to_numpy(bool),
+        features=load_npy(train_dir / "train_features.npy"),
+        tsne_method=tsne_method,
+        class_names=dataset.classes,
+        seed=params.seed,
     )
-    figures["relevance_mask"] = F.relevance_mask_figure(images, given)
     pngs = {}
     with atomic_path(args.figures_dir, directory=True) as tmp:
         for name, fig in figures.items():
@@ -94,14 +72,13 @@ def main() -> None:
             pngs[name] = (tmp / f"{name}.png").read_bytes()
     own = dataset.meta["task"] == "custom"
     pngs["examples" if own else "alterations"] = args.alterations.read_bytes()
-    suspects = top_suspects({m: results[m].scores for m in methods}, given, top_k=top_k)
-    rows = suspects["row"].to_numpy()
-    suspects["suggested"] = probs[rows].argmax(axis=1)
-    suspects["confidence"] = probs[rows, suspects["suggested"].to_numpy()]
-    suspects["flipped"], suspects["true"] = flipped[rows], labels["true"].to_numpy()[rows]
-    suspects["id"] = labels["id"].to_numpy()[rows]
-    if own:  # your images are named by their file
-        suspects["path"] = dataset.index.set_index("id").loc[suspects["id"], "source"].to_numpy()
+    suspects = review_suspects(
+        {m: results[m].scores for m in methods},
+        labels,
+        load_npy(train_dir / "oos_probs.npy"),
+        top_k=top_k,
+        paths=dataset.index.set_index("id")["source"] if own else None,
+    )
     issues = other_issues_table(
         _csv(args.outliers), _csv(args.duplicates), labels["id"].to_numpy(), limit=4 * top_k
     )
@@ -114,7 +91,7 @@ def main() -> None:
         pngs,
         suspects,
         images,
-        class_names=names,
+        class_names=dataset.classes,
         rate=rate,
         other_issues=issues,
         issues_rate=params.results.rate,

@@ -3,7 +3,7 @@ ranked label issues in the columns cleanlab users know, the cleaned label file, 
 that are not labels: outliers and exact or near duplicates, from the baseline's features.
 
 The ImageFolder link trees of your images are made after the pipeline by
-`python -m labelnoise.results`, so that DVC can cache this stage without copying your images.
+`python -m labelnoise.label_issues`, so that DVC can cache this stage without copying your images.
 """
 
 import argparse
@@ -33,18 +33,18 @@ def main() -> None:
     if options.method is None:
         raise ValueError("results: clean.methods and clean.trained hold no cleaning method")
 
-    from labelnoise.clean import REFERENCE, load_result
+    from labelnoise.cells import read_noisy_labels
+    from labelnoise.clean import METHODS, load_result
     from labelnoise.data import load_dataset
+    from labelnoise.label_issues import label_issues_table
     from labelnoise.metrics import rate_name
     from labelnoise.neighbours import duplicates_table, neighbour_issues, outliers_table
-    from labelnoise.results import label_issues_table
-    from labelnoise.runs import read_noisy_labels
 
     rate = rate_name(options.rate)
     dataset = load_dataset(args.dataset, mmap=True)
     labels = read_noisy_labels(args.noisy / rate / "labels.csv", dataset)
     given = labels["given"].to_numpy()
-    wanted = [m for m in params.clean.cleaned if m not in REFERENCE]
+    wanted = [m for m in params.clean.cleaned if not METHODS[m].reference]
     results = {m: load_result(args.clean / m / f"{rate}.npz") for m in wanted}
     flipped = labels["flipped"].to_numpy(dtype=bool)
     train_index = dataset.index[dataset.index["split"] == "train"]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from labelnoise.cells import ARMS
 from labelnoise.cli import run_stage
 from labelnoise.io import read_json, write_json
 from labelnoise.params import load_params
-from labelnoise.runs import ARMS
 
 
 def main() -> None:
@@ -41,10 +41,10 @@ def main() -> None:
         parser.error("--arm relabel needs --train")
     params = load_params()
 
+    from labelnoise.cells import arm_inputs, arm_name, arm_record, read_noisy_labels
     from labelnoise.data import load_dataset
     from labelnoise.io import atomic_path
     from labelnoise.metrics import rate_name
-    from labelnoise.runs import arm_inputs, arm_name, arm_record, read_noisy_labels
 
     dataset = load_dataset(args.dataset, mmap=True)
     train_params = params.train
@@ -84,7 +84,7 @@ def main() -> None:
             metrics = read_json(args.baseline / f"{name}.json")
             metrics = {k: v for k, v in metrics.items() if k != "rate"}
         else:
-            from labelnoise.runs import train_and_test
+            from labelnoise.cells import train_and_test
 
             metrics = train_and_test(
                 dataset,

@@ -74,15 +74,15 @@ def main() -> None:
 def train(
     args: argparse.Namespace, params: Params, rate: float, *, out, metrics, confusion
 ) -> None:
-    from labelnoise.data import load_dataset
-    from labelnoise.metrics import rate_name
-    from labelnoise.runs import (
+    from labelnoise.cells import (
         fold_model_metrics,
         read_noisy_labels,
         train_and_test,
         train_config,
         write_baseline,
     )
+    from labelnoise.data import load_dataset
+    from labelnoise.metrics import rate_name
     from labelnoise.train import out_of_sample_folds
 
     name = rate_name(rate)

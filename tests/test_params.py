@@ -65,7 +65,7 @@ def test_yaml_1_2_floats_and_unreadable_files(tmp_path):
 def test_retrain_methods_must_be_cleaned_first():
     raw = _default()
     raw["retrain"]["methods"] = ["cleanlab", "none", "magic"]
-    with pytest.raises(ValueError, match=r"retrain.methods \['none', 'magic'\]"):
+    with pytest.raises(ValueError, match=r"retrain.methods: \['none', 'magic'\]"):
         validate(raw)
 
 
@@ -79,7 +79,7 @@ def test_relabel_and_robust_arms_are_checked():
     assert "retrain.robust.1: Input should be 'gce'" in message
     assert "retrain.confidence: Input should be less than or equal to 1" in message
     raw["retrain"].update(robust=["gce"], confidence=0.5)
-    with pytest.raises(ValueError, match=r"retrain.relabel \['magic'\] are not cleaned"):
+    with pytest.raises(ValueError, match=r"retrain.relabel: \['magic'\] are not cleaned"):
         validate(raw)
     raw["retrain"].update(relabel=["oracle", "oracle"])
     with pytest.raises(ValueError, match=r"arms must be distinct, got \['oracle', 'oracle'\]"):
@@ -98,15 +98,15 @@ def test_consensus_members_must_be_cleaned():
     assert "mistakenness" not in raw["retrain"]["methods"]
     assert "mistakenness" in raw["clean"]["consensus"]["members"]
     with pytest.raises(
-        ValueError, match=r"clean.consensus.members \['mistakenness'\] are not cleaned"
+        ValueError, match=r"clean.consensus.members: \['mistakenness'\] are not cleaning methods"
     ):
         validate(raw)
     raw = _default()
     raw["clean"]["consensus"]["members"] = []
-    with pytest.raises(ValueError, match="clean.consensus.members must be a non-empty list"):
+    with pytest.raises(ValueError, match="clean.consensus.members: must name at least one method"):
         validate(raw)
     del raw["clean"]["consensus"]["members"]
-    with pytest.raises(ValueError, match="clean.consensus.members must be a non-empty list"):
+    with pytest.raises(ValueError, match="clean.consensus.members: must name at least one method"):
         validate(raw)
     # Without consensus in clean.methods, no members are needed.
     raw["clean"]["methods"].remove("consensus")
@@ -121,7 +121,8 @@ def test_model_training_method_in_clean_methods_is_refused():
     raw["clean"]["trained"].remove("tvnet")
     raw["clean"]["methods"].append("tvnet")
     with pytest.raises(
-        ValueError, match=r"clean.methods \['tvnet'\] train models of their own.*clean.trained"
+        ValueError,
+        match=r"clean.methods: \['tvnet'\] train models of their own: list them in clean.trained",
     ):
         validate(raw)
 
@@ -131,7 +132,8 @@ def test_light_method_in_clean_trained_is_refused():
     raw["clean"]["methods"].remove("hardness")
     raw["clean"]["trained"].append("hardness")
     with pytest.raises(
-        ValueError, match=r"clean.trained \['hardness'\] train no model of their own"
+        ValueError,
+        match=r"clean.trained: \[.hardness.\] train no model of their own: list them in clean.m",
     ):
         validate(raw)
 
@@ -146,10 +148,10 @@ def test_report_and_results_rates_must_be_of_the_grid():
     raw = _default()
     raw["report"]["rate"] = 0.15
     raw["results"]["rate"] = 0.25
-    with pytest.raises(ValueError, match=r"report.rate 0.15 is not one of the rates"):
+    with pytest.raises(ValueError, match=r"report.rate: 0.15 is not one of the rates"):
         validate(raw)
     raw["report"]["rate"] = None
-    with pytest.raises(ValueError, match=r"results.rate 0.25 is not one of the rates"):
+    with pytest.raises(ValueError, match=r"results.rate: 0.25 is not one of the rates"):
         validate(raw)
     raw["results"]["rate"] = None
     params = validate(raw)
@@ -162,7 +164,7 @@ def test_own_images_make_a_grid_of_the_given_labels(tmp_path):
     params = validate(raw)
     assert params.rates == [0.0] and params.report.rate == params.results.rate == 0.0
     raw["report"]["rate"] = 0.2  # a rate of the synthetic grid is refused before any work
-    with pytest.raises(ValueError, match=r"report.rate 0.2 is not one of the rates \[0.0\]"):
+    with pytest.raises(ValueError, match=r"report.rate: 0.2 is not one of the rates \[0.0\]"):
         validate(raw)
     raw["report"]["rate"] = None
     raw["noise"]["inject_own"] = True  # benchmark the methods on your data
@@ -173,7 +175,7 @@ def test_own_images_make_a_grid_of_the_given_labels(tmp_path):
 def test_results_method_must_be_a_cleaning_method():
     raw = _default()
     raw["results"]["method"] = "oracle"
-    with pytest.raises(ValueError, match=r"results.method 'oracle' is not a cleaning method"):
+    with pytest.raises(ValueError, match=r"results.method: 'oracle' is not a cleaning method"):
         validate(raw)
     raw["results"]["method"] = None
     raw["clean"]["methods"] = ["none", "oracle", "cleanlab"]
@@ -206,3 +208,44 @@ def test_a_rate_has_one_spelling():
     raw["noise"]["rates"] = [0, 0.0]
     with pytest.raises(ValueError, match=r"rates must be distinct, got \[0.0, 0.0\]"):
         validate(raw)
+
+
+def test_cross_field_problems_are_reported_at_once_with_their_key_paths():
+    raw = _default()
+    raw["clean"]["trained"] = ["tvnet", "hardness"]
+    raw["clean"]["consensus"]["members"] = ["cleanlab", "oracle"]
+    raw["retrain"]["methods"] = ["magic"]
+    raw["report"]["rate"] = 0.15
+    raw["results"]["rate"] = 0.25
+    raw["regress"]["reference"] = "gce_relabel"
+    raw["report"]["methods"] = ["cleanlab", "nope"]
+    with pytest.raises(ValueError) as err:
+        validate(raw, source="params.yaml")
+    message = str(err.value)
+    assert message.startswith("params.yaml: 8 invalid parameter(s):")
+    for key in (
+        "clean.trained: ['hardness'] train no model",
+        "clean.methods: ['hardness'] listed in both",
+        "clean.consensus.members: ['oracle']",
+        "retrain.methods: ['magic']",
+        "report.rate: 0.15",
+        "results.rate: 0.25",
+        "regress.reference: 'gce_relabel'",
+        "report.methods: ['nope']",
+    ):
+        assert f"\n  {key}" in message, key
+
+
+def test_every_method_block_is_typed_by_its_method():
+    raw = _default()
+    raw["clean"]["tvnet"]["episods"] = 5
+    raw["clean"]["data_params"]["frac"] = "most"
+    raw["clean"]["mistakenness"]["threshold"] = "half"
+    with pytest.raises(ValueError) as err:
+        validate(raw)
+    message = str(err.value)
+    assert "clean.tvnet.episods: unknown key" in message
+    assert "clean.data_params.frac" in message and "clean.mistakenness.threshold" in message
+    params = validate(_default())
+    assert params.clean.settings("tvnet")["episodes"] == 100
+    assert params.clean.settings("aum")["threshold_frac"] is None  # run's default

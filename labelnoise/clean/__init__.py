@@ -2,21 +2,35 @@
 
 ``METHODS`` maps each method name to its implementation. Implementations are imported on first
 use, so importing this package does not pull in torch or cleanlab, and one module that fails to
-import does not stop the others from working.
+import does not stop the others from working. A method is one module with a
+:class:`CleaningMethod` subclass, one line in ``_TARGETS`` (or, for a method kept in a package
+of your own, an entry point in the ``labelnoise.methods`` group) and its params block
+``clean.<name>`` in ``params.yaml``.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from importlib.metadata import entry_points
 
 from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
     load_result,
+    params_model,
     save_result,
 )
+
+BASELINE = "none"
+"""The method that keeps every example: its arm is the baseline, trained on the noisy labels."""
+
+CEILING = "oracle"
+"""The method that drops exactly the false labels: the most any cleaning can recover."""
+
+ENTRY_POINT_GROUP = "labelnoise.methods"
+"""Entry-point group of cleaning methods from other packages: ``name = "module:Class"``."""
 
 _TARGETS: dict[str, str] = {
     "none": "labelnoise.clean.baselines:NoCleaning",
@@ -31,22 +45,27 @@ _TARGETS: dict[str, str] = {
     "consensus": "labelnoise.clean.consensus:Consensus",
 }
 
-# Methods that train models of their own (a network, or Training-ValueNet's Monte-Carlo value
-# estimates): the pipeline gives each its own stage. Kept here so checking params stays light.
-MODEL_TRAINING = frozenset({"tvnet", "data_params", "aum"})
-
-# Reference points rather than ways to clean: keep everything, or read the true flips (the
-# methods with ``needs_truth``). Results are summed up over the other methods. Kept here so that
-# reading results imports no method.
-REFERENCE = frozenset({"none", "oracle", "random"})
-
 
 class _LazyRegistry(Mapping[str, CleaningMethod]):
     """Read-only mapping from method name to an instance, importing the module on first access."""
 
     def __init__(self, targets: dict[str, str]) -> None:
-        self._targets = dict(targets)
+        self._builtin = dict(targets)
+        self._plugins: dict[str, str] | None = None
         self._loaded: dict[str, CleaningMethod] = {}
+
+    @property
+    def _targets(self) -> dict[str, str]:
+        if self._plugins is None:
+            found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+            clash = sorted(set(found) & set(self._builtin))
+            if clash:
+                raise ValueError(
+                    f"entry points of {ENTRY_POINT_GROUP!r} name built-in methods {clash}: "
+                    "rename them"
+                )
+            self._plugins = found
+        return {**self._builtin, **self._plugins}
 
     def __getitem__(self, name: str) -> CleaningMethod:
         if name not in self._loaded:
@@ -58,6 +77,11 @@ class _LazyRegistry(Mapping[str, CleaningMethod]):
                     f"cleaning method {name!r} could not be loaded from "
                     f"{self._targets[name]}: {exc}"
                 ) from exc
+            if not (isinstance(cls, type) and issubclass(cls, CleaningMethod)):
+                raise ImportError(
+                    f"cleaning method {name!r} ({self._targets[name]}) is not a "
+                    "labelnoise.clean.CleaningMethod subclass"
+                )
             self._loaded[name] = cls()
         return self._loaded[name]
 
@@ -88,19 +112,21 @@ def get_method(name: str) -> CleaningMethod:
     ValueError
         If ``name`` is not registered; the message lists the valid names.
     """
-    if name not in _TARGETS:
-        raise ValueError(f"unknown cleaning method {name!r}; valid: {', '.join(_TARGETS)}")
+    if name not in METHODS:
+        raise ValueError(f"unknown cleaning method {name!r}; valid: {', '.join(METHODS)}")
     return METHODS[name]
 
 
 __all__ = [
+    "BASELINE",
+    "CEILING",
+    "ENTRY_POINT_GROUP",
     "METHODS",
-    "MODEL_TRAINING",
-    "REFERENCE",
     "CleanContext",
     "CleanResult",
     "CleaningMethod",
     "get_method",
     "load_result",
+    "params_model",
     "save_result",
 ]

@@ -2,18 +2,20 @@
 
 Every method turns a :class:`CleanContext` into a :class:`CleanResult`: a per-example suspicion
 score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule.
-This module imports only numpy so that ``import labelnoise.clean`` stays light.
+This module imports only numpy and pydantic so that ``import labelnoise.clean`` stays light.
 """
 
 from __future__ import annotations
 
+import inspect
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, create_model
 
 if TYPE_CHECKING:
     from labelnoise.noise import NoiseEstimate
@@ -57,6 +59,9 @@ class CleanContext:
         Whether to show progress bars.
     pred_probs_source : str or None
         Where ``pred_probs`` came from (e.g. the ``.npy`` file), named when they are rejected.
+    results : Mapping[str, CleanResult] or None
+        The results of the methods that ran before at this rate, by name: only methods that
+        ``combines`` read them.
     """
 
     labels: np.ndarray
@@ -74,6 +79,7 @@ class CleanContext:
     seed: int = 0
     progress: bool = True
     pred_probs_source: str | None = None
+    results: Mapping[str, CleanResult] | None = None
 
     @property
     def n(self) -> int:
@@ -103,14 +109,81 @@ class CleanResult:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class CleaningMethod(Protocol):
-    """A cleaning method: ``name`` as in the registry and ``run(ctx, **params)``."""
+class CleaningMethod:
+    """A cleaning method: ``name`` as in the registry, the capabilities the pipeline reads, and
+    ``run(ctx, **params)``.
 
-    name: str
+    The keyword-only parameters of ``run`` are the method's params block in ``params.yaml``
+    (``clean.<name>``): their annotations are its types and their defaults its defaults
+    (:func:`params_model`), so a method declares its settings once.
+
+    Attributes
+    ----------
+    trains_model : bool
+        Trains networks of its own: it runs in a ``fit`` stage of its own (``clean.trained``)
+        and its context carries the trainer settings.
+    needs_truth : bool
+        Reads the true flips (only the reference arms may).
+    reference : bool
+        A reference point (keep everything, the ceiling, the floor), not a way to clean: results
+        are summed up over the other methods, and it cannot vote in a combination.
+    suggests_truth : bool
+        Its relabel arm gives a flagged example its true label (the oracle).
+    uses_noise_estimate : bool
+        Reads cleanlab's noise-rate estimate, which the pipeline computes only for these.
+    combines : bool
+        Combines other methods' results at the same rate (``ctx.results``), so it runs last.
+    """
+
+    name: str = ""
+    trains_model: bool = False
+    needs_truth: bool = False
+    reference: bool = False
+    suggests_truth: bool = False
+    uses_noise_estimate: bool = False
+    combines: bool = False
 
     def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
         """Score and flag the train examples of ``ctx``."""
-        ...
+        raise NotImplementedError
+
+
+Count = Literal["own", "trusted"]
+"""How many examples a method flags: by its ``own`` rule (a threshold, cleanlab's filter), or
+as many per given class as the ``trusted`` set's noise estimate says are false."""
+
+COUNT_RULES: tuple[str, ...] = get_args(Count)
+
+
+def params_model(method: type[CleaningMethod]) -> type[BaseModel]:
+    """The typed model of a method's params block: one field per keyword-only parameter of
+    its ``run``, with that parameter's annotation and default; unknown keys are refused.
+
+    Parameters
+    ----------
+    method : type[CleaningMethod]
+        The method's class.
+
+    Returns
+    -------
+    type[pydantic.BaseModel]
+        Validates ``clean.<name>`` of ``params.yaml``; ``model_dump()`` gives ``run``'s keyword
+        arguments.
+    """
+    hints = get_type_hints(method.run)
+    fields: dict[str, Any] = {
+        parameter.name: (
+            hints[parameter.name],
+            ... if parameter.default is parameter.empty else parameter.default,
+        )
+        for parameter in inspect.signature(method.run).parameters.values()
+        if parameter.kind is parameter.KEYWORD_ONLY
+    }
+    return create_model(
+        f"{method.__name__}Params",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        **fields,
+    )
 
 
 def reject_unknown_params(name: str, params: Mapping[str, Any]) -> None:
@@ -125,11 +198,6 @@ def reject_unknown_params(name: str, params: Mapping[str, Any]) -> None:
     """
     if params:
         raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
-
-
-COUNT_RULES = ("own", "trusted")
-"""How many examples a method flags: by its ``own`` rule (a threshold, cleanlab's filter), or
-as many per given class as the ``trusted`` set's noise estimate says are false."""
 
 
 def check_count(name: str, count: str, ctx: CleanContext) -> None:

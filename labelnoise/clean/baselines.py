@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from labelnoise.clean.base import CleanContext, CleanResult, reject_unknown_params
+from labelnoise.clean.base import (
+    CleanContext,
+    CleaningMethod,
+    CleanResult,
+    reject_unknown_params,
+)
 
 
 def _ground_truth(ctx: CleanContext, name: str) -> np.ndarray | None:
@@ -22,10 +27,11 @@ def _ground_truth(ctx: CleanContext, name: str) -> np.ndarray | None:
     return flipped
 
 
-class NoCleaning:
+class NoCleaning(CleaningMethod):
     """Keep every example: no flags, all scores zero, estimated noise rate 0."""
 
     name = "none"
+    reference = True  # the noisy baseline itself
 
     def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
         """Return an all-clean result for the ``n`` train examples of ``ctx``."""
@@ -35,13 +41,14 @@ class NoCleaning:
         )
 
 
-class Oracle:
+class Oracle(CleaningMethod):
     """Flag exactly the corrupted examples (``ctx.flipped``): the upper bound for cleaning.
 
     Scores are 1.0 for flips and 0.0 otherwise.
     """
 
     name = "oracle"
+    reference = True  # the ceiling
     needs_truth = True  # the pipeline hands it the true flips; no real method sees them
     suggests_truth = True  # its relabel arm gives every flagged example its true label
 
@@ -58,7 +65,7 @@ class Oracle:
         )
 
 
-class RandomCleaning:
+class RandomCleaning(CleaningMethod):
     """Flag a random subset as large as the true number of flips.
 
     Scores are uniform on ``[0, 1)`` and the flagged examples are the ``k`` highest-scoring ones,
@@ -66,6 +73,7 @@ class RandomCleaning:
     """
 
     name = "random"
+    reference = True  # the floor
     needs_truth = True  # flags as many as there are true flips
 
     def run(self, ctx: CleanContext, *, n_flag: int | None = None, **params: Any) -> CleanResult:

@@ -5,20 +5,22 @@ scores from ``cleanlab.rank.get_label_quality_scores`` and the noise rate from
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from labelnoise.clean.base import (
     CleanContext,
+    CleaningMethod,
     CleanResult,
+    Count,
     check_count,
     check_scores,
     context_labels_probs,
     reject_unknown_params,
 )
 
-FILTER_BY = (
+FilterBy = Literal[
     "prune_by_noise_rate",
     "prune_by_class",
     "both",
@@ -26,8 +28,10 @@ FILTER_BY = (
     "predicted_neq_given",
     "low_normalized_margin",
     "low_self_confidence",
-)
-SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+]
+ScoreMethod = Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"]
+FILTER_BY: tuple[str, ...] = get_args(FilterBy)
+SCORE_METHODS: tuple[str, ...] = get_args(ScoreMethod)
 ENTROPY_SMOOTHING = 1e-4
 """Weight of the uniform distribution mixed into the probabilities before cleanlab's
 ``confidence_weighted_entropy`` score (see :meth:`Cleanlab.run`)."""
@@ -69,7 +73,7 @@ def estimate_noise_rate(
     return _off_diagonal_mass(estimate_joint(labels, probs))
 
 
-class Cleanlab:
+class Cleanlab(CleaningMethod):
     """Confident learning (Northcutt et al.) on out-of-sample probabilities."""
 
     name = "cleanlab"
@@ -78,9 +82,9 @@ class Cleanlab:
         self,
         ctx: CleanContext,
         *,
-        filter_by: str = "prune_by_noise_rate",
-        score_method: str = "self_confidence",
-        count: str = "own",
+        filter_by: FilterBy = "prune_by_noise_rate",
+        score_method: ScoreMethod = "self_confidence",
+        count: Count = "own",
         frac_noise: float = 1.0,
         min_examples_per_class: int = 1,
         n_jobs: int = 1,

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from labelnoise.clean.base import (
     CleanContext,
+    CleaningMethod,
     CleanResult,
     check_flags,
     check_scores,
@@ -36,6 +36,8 @@ def combine(results: Mapping[str, CleanResult], *, n: int) -> CleanResult:
         ``noise_rate_estimate``: fraction flagged. extras ``votes``: ``(n,)`` int, members
         flagging each example.
     """
+    from scipy.stats import rankdata
+
     if not results:
         raise ValueError("consensus: needs at least one member result, got none")
     votes = np.zeros(n, dtype=np.int64)
@@ -53,28 +55,33 @@ def combine(results: Mapping[str, CleanResult], *, n: int) -> CleanResult:
     )
 
 
-class Consensus:
-    """Registry wrapper around :func:`combine`; members come in the ``results`` parameter."""
+class Consensus(CleaningMethod):
+    """Registry wrapper around :func:`combine`: the vote of ``members`` (``clean.consensus``)."""
 
     name = "consensus"
+    combines = True  # votes over the results of its members at the same rate
 
     def run(
-        self,
-        ctx: CleanContext,
-        *,
-        results: Mapping[str, CleanResult] | None = None,
-        **params: Any,
+        self, ctx: CleanContext, *, members: tuple[str, ...] = (), **params: Any
     ) -> CleanResult:
-        """Combine member results over the ``ctx.n`` train examples.
+        """Combine the results of ``members`` over the ``ctx.n`` train examples.
 
         Parameters
         ----------
         ctx : CleanContext
-            Only ``ctx.n`` is used.
-        results : Mapping[str, CleanResult]
-            Member results by method name (required).
+            ``ctx.results`` holds the member results by method name; only they and ``ctx.n``
+            are read.
+        members : tuple of str
+            The methods that vote (at least one; none of them a reference arm).
         """
         reject_unknown_params(self.name, params)
-        if not results:
-            raise ValueError("consensus: needs member results in the 'results' parameter")
-        return combine(results, n=ctx.n)
+        if not members:
+            raise ValueError("consensus: needs at least one member in 'members'")
+        available = ctx.results or {}
+        missing = [name for name in members if name not in available]
+        if missing:
+            raise ValueError(
+                f"consensus: no results of members {missing} in the context; "
+                f"available: {sorted(available)}"
+            )
+        return combine({name: available[name] for name in members}, n=ctx.n)

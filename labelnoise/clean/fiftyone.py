@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import entr
 
 from labelnoise.clean.base import (
     CleanContext,
+    CleaningMethod,
     CleanResult,
+    Count,
     check_count,
     check_scores,
     context_labels_probs,
@@ -68,6 +69,8 @@ def normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
     np.ndarray
         ``(n,)`` in ``[0, 1]``: 0 for a one-hot row, 1 for the uniform distribution.
     """
+    from scipy.special import entr
+
     return np.clip(entr(pred_probs).sum(axis=1) / np.log(pred_probs.shape[1]), 0.0, 1.0)
 
 
@@ -79,7 +82,7 @@ def _flags(
     return scores > threshold
 
 
-class Mistakenness:
+class Mistakenness(CleaningMethod):
     """FiftyOne mistakenness; flags ``score > threshold``.
 
     The default threshold 0.5 flags exactly the examples whose predicted class differs from the
@@ -90,7 +93,7 @@ class Mistakenness:
     name = "mistakenness"
 
     def run(
-        self, ctx: CleanContext, *, threshold: float = 0.5, count: str = "own", **params: Any
+        self, ctx: CleanContext, *, threshold: float = 0.5, count: Count = "own", **params: Any
     ) -> CleanResult:
         """Score and flag with ``ctx.labels`` and ``ctx.pred_probs``.
 
@@ -124,7 +127,7 @@ class Mistakenness:
         )
 
 
-class Hardness:
+class Hardness(CleaningMethod):
     """FiftyOne hardness (normalised entropy of the OOS probabilities); flags ``> threshold``.
 
     ``exp(H)`` is the effective number of classes the model hesitates between, so the default
@@ -134,7 +137,7 @@ class Hardness:
     name = "hardness"
 
     def run(
-        self, ctx: CleanContext, *, threshold: float = 0.5, count: str = "own", **params: Any
+        self, ctx: CleanContext, *, threshold: float = 0.5, count: Count = "own", **params: Any
     ) -> CleanResult:
         """Score and flag with ``ctx.pred_probs`` (the given labels only get validated).
 

@@ -16,13 +16,15 @@ their value is negative.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from labelnoise.clean.base import (
     CleanContext,
+    CleaningMethod,
     CleanResult,
+    Count,
     check_count,
     check_labels,
     check_scores,
@@ -541,7 +543,7 @@ def _predict_values(
     return predicted
 
 
-class TrainingValueNet:
+class TrainingValueNet(CleaningMethod):
     """Training-ValueNet: flag train examples whose predicted training value is negative."""
 
     name = "tvnet"
@@ -565,8 +567,8 @@ class TrainingValueNet:
         reg_max_epochs: int = 200,
         patience: int = 20,
         holdout: float = 0.15,
-        device: str = "auto",
-        count: str = "own",
+        device: Literal["auto", "cpu", "cuda"] = "auto",
+        count: Count = "own",
         **params: Any,
     ) -> CleanResult:
         """Estimate training values and flag negative ones.

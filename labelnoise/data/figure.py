@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from labelnoise.data.alter import FINE_CLASSES, alter, random_polygons
-from labelnoise.data.base import base_crops
+from labelnoise.data.base_images import base_crops
 
 COLUMNS = ("original", "region", "altered + region", "altered")
 

@@ -19,7 +19,7 @@ from labelnoise.data.alter import (
     draw_polygons,
     polygon_masks,
 )
-from labelnoise.data.base import SOURCES, BaseSource
+from labelnoise.data.base_images import SOURCES, BaseSource
 from labelnoise.data.store import Dataset, write_images
 
 TASKS = ("coarse", "fine")
@@ -132,7 +132,7 @@ def generate_dataset(
     chunk_size
         Images made at a time; bounds the pixels in memory besides the result. With
         ``base="folder"`` each chunk decodes the photos it crops from (up to
-        :attr:`labelnoise.data.base.BaseSource.CACHE_BYTES` of them are kept), so a large
+        :attr:`labelnoise.data.base_images.BaseSource.CACHE_BYTES` of them are kept), so a large
         folder is decoded less often with larger chunks.
     images_path
         Write the image array into this ``.npy`` file chunk by chunk (atomically) and return it

@@ -76,7 +76,7 @@ def import_dataset(
     Classes are the sorted train label names (numerically when every name is an integer, so
     ``"2"`` comes before ``"10"``). Every image is converted to RGB uint8: EXIF orientation is
     applied; grey and palette images are expanded; alpha is composited onto white (as
-    :func:`labelnoise.data.base.read_rgb` does); 16-bit images are scaled to 8 bits (``I``
+    :func:`labelnoise.data.base_images.read_rgb` does); 16-bit images are scaled to 8 bits (``I``
     images with values above 255 are read as 16-bit, float images as 0..1 when their maximum
     is at most 1, else clipped to 0..255).
 

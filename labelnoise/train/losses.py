@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LOSSES = ("cross_entropy", "gce")
-"""Names of the training losses (``train.loss``; ``retrain.robust`` lists the robust ones)."""
+from labelnoise.train.config import LOSSES
 
 
 def check_loss(loss: str, gce_q: float) -> None:

@@ -15,7 +15,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-MODELS = ("small_cnn", "resnet18")
+from labelnoise.train.config import MODELS
 
 
 class _Normalised(nn.Module):

@@ -4,7 +4,8 @@ import torch
 from quadrants import C, N, context
 from sklearn.metrics import roc_auc_score
 
-from labelnoise.clean.aum import AreaUnderMargin, AUMHook, threshold_assignment
+from labelnoise.clean.aum import AreaUnderMargin, threshold_assignment
+from labelnoise.clean.aum_hook import AUMHook
 
 
 @pytest.fixture(scope="module")

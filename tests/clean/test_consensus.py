@@ -43,9 +43,20 @@ def test_bad_member_is_named():
         combine({}, n=2)
 
 
-def test_registry_entry_takes_results_param():
-    ctx = CleanContext(labels=np.zeros(2, dtype=int), n_classes=2, pred_probs=np.full((2, 2), 0.5))
-    members = {"a": _result([0, 1], [0, 1]), "b": _result([0, 1], [1, 2])}
-    assert get_method("consensus").run(ctx, results=members).flags.tolist() == [False, True]
-    with pytest.raises(ValueError, match="consensus: needs member results"):
-        get_method("consensus").run(ctx)
+def test_registry_entry_votes_over_its_members_in_the_context():
+    results = {
+        "a": _result([0, 1], [0, 1]),
+        "b": _result([0, 1], [1, 2]),
+        "c": _result([1, 1], [5, 5]),
+    }
+    ctx = CleanContext(
+        labels=np.zeros(2, dtype=int), n_classes=2, pred_probs=np.full((2, 2), 0.5), results=results
+    )
+    method = get_method("consensus")
+    assert method.combines
+    assert method.run(ctx, members=("a", "b")).flags.tolist() == [False, True]
+    assert method.run(ctx, members=("c",)).flags.tolist() == [True, True]
+    with pytest.raises(ValueError, match="at least one member"):
+        method.run(ctx)
+    with pytest.raises(ValueError, match=r"no results of members \['d'\]"):
+        method.run(ctx, members=("a", "d"))

@@ -6,13 +6,8 @@ import torch
 from quadrants import CONFIG, N, context, quadrant_data
 from sklearn.metrics import roc_auc_score
 
-from labelnoise.clean.data_params import (
-    CATEGORIES,
-    DataParameters,
-    DataParametersHook,
-    SparseSGD,
-    categorise,
-)
+from labelnoise.clean.data_params import CATEGORIES, DataParameters, categorise
+from labelnoise.clean.data_params_hook import DataParametersHook, SparseSGD
 
 
 @pytest.fixture(scope="module")

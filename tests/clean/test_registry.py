@@ -1,11 +1,14 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labelnoise.clean import METHODS, CleanContext, get_method
+from labelnoise.clean import METHODS, CleanContext, get_method, params_model
 from labelnoise.clean.base import check_scores, validate_pred_probs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_registry_lists_every_method():
@@ -68,9 +71,37 @@ def test_validate_pred_probs_rejects(probs, match):
         validate_pred_probs(probs, n=2, n_classes=2, name="cleanlab")
 
 
-def test_model_training_set_matches_the_classes():
-    from labelnoise.clean import MODEL_TRAINING
+def test_methods_declare_their_capabilities():
+    def having(capability):
+        return {name for name in METHODS if getattr(METHODS[name], capability)}
 
-    trains = {name for name in METHODS if getattr(type(METHODS[name]), "trains_model", False)}
-    assert trains == {"tvnet", "data_params", "aum"}
-    assert MODEL_TRAINING == trains
+    assert having("trains_model") == {"tvnet", "data_params", "aum"}
+    assert having("reference") == {"none", "oracle", "random"}
+    assert having("needs_truth") == {"oracle", "random"}
+    assert having("suggests_truth") == {"oracle"}
+    assert having("combines") == {"consensus"}
+    assert having("uses_noise_estimate") == {"data_params"}
+
+
+def test_params_models_follow_the_run_signatures():
+    model = params_model(type(METHODS["aum"]))
+    assert model().model_dump() == {
+        "threshold_frac": None, "percentile": 99.0, "passes": 2, "count": "own",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="episods"):
+        params_model(type(METHODS["tvnet"]))(episods=5)
+    with pytest.raises(ValueError, match="count"):
+        params_model(type(METHODS["cleanlab"]))(count="some")
+    assert params_model(type(METHODS["none"]))().model_dump() == {}
+
+
+def test_reading_params_and_capabilities_imports_no_torch():
+    code = (
+        "import sys; from labelnoise.params import load_params; load_params('params.yaml'); "
+        "from labelnoise.clean import METHODS; [METHODS[m].trains_model for m in METHODS]; "
+        "print(sorted(m for m in ('torch', 'cleanlab') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

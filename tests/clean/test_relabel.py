@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labelnoise.cells import arm_labels, arm_record
 from labelnoise.clean.relabel import relabel_flagged
-from labelnoise.runs import arm_labels, arm_record
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from labelnoise.data.alter import (
     random_polygons,
     rgb_to_hsv,
 )
-from labelnoise.data.base import base_crops
+from labelnoise.data.base_images import base_crops
 
 
 def test_class_tables_agree():

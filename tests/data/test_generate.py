@@ -8,7 +8,7 @@ from PIL import Image
 
 from labelnoise.data import generate
 from labelnoise.data.alter import FINE_CLASSES, FINE_TO_COARSE
-from labelnoise.data.base import base_crops, resample_crops
+from labelnoise.data.base_images import base_crops, resample_crops
 from labelnoise.data.generate import generate_dataset
 
 SMALL = {"n_train": 56, "n_val_per_class": 5, "n_test": 28, "image_size": 16}

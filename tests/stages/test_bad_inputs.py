@@ -73,10 +73,10 @@ def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> 
         ({"data.on_bad_image": "ignore"}, ("data.on_bad_image", "'ignore'")),
         ({"noise.kind": "matrix"}, ("noise.matrix is required",)),
         ({"data.source": "folder", "data.path": ""}, ("data.path", "at least 1 character")),
-        ({"results.rate": 0.25}, ("results.rate 0.25 is not one of the rates",)),
+        ({"results.rate": 0.25}, ("results.rate: 0.25 is not one of the rates",)),
         ({"retrain.robust": ["mae"]}, ("retrain.robust.0", "'gce'")),
         ({"regress.bootstrap": "many"}, ("regress.bootstrap", "'many'")),
-        ({"regress.reference": "magic"}, ("regress.reference 'magic' is not an arm",)),
+        ({"regress.reference": "magic"}, ("regress.reference: 'magic' is not an arm",)),
         ({"report.top_k": "eight"}, ("report.top_k", "'eight'")),
         ({"retrain.methods": ["oracle", "none"]}, ("retrain.methods", "['none']")),
         (
@@ -89,7 +89,7 @@ def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> 
         ),
         (
             {"clean.consensus": {"members": ["cleanlab", "magic"]}},
-            ("clean.consensus.members", "['magic'] are not cleaned"),
+            ("clean.consensus.members", "['magic'] are not cleaning methods"),
         ),
         (
             {"data.task": "medium", "train.lr": -1.0, "noise.colour": 1},
@@ -412,12 +412,12 @@ ARRAYS = {
                       ("oos_probs.npy", "not a .npy array")),
     # Method parameters, read by the clean stage.
     "cleanlab-unknown-filter": (None, _clean(clean__cleanlab={"filter_by": "magic"}),
-                                ("cleanlab: unknown filter_by 'magic'",)),
+                                ("clean.cleanlab.filter_by", "(got 'magic')")),
     "mistakenness-threshold-above-1": (None, _clean("mistakenness",
                                                     clean__mistakenness={"threshold": 2.0}),
                                        ("mistakenness: threshold", "2.0")),
     "hardness-unknown-parameter": (None, _clean("hardness", clean__hardness={"thresh": 0.5}),
-                                   ("hardness: unknown parameter", "'thresh'")),
+                                   ("clean.hardness.thresh: unknown key",)),
     "unknown-method": (None, _clean("magic"), ("clean.methods", "unknown methods ['magic']")),
     # A model-training method's result from its fit stage, read by the clean stage for consensus.
     "member-not-a-result": (_replace(FIT, b"PK\x03\x04 torn"), CONSENSUS,

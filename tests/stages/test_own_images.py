@@ -103,7 +103,10 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
         "--outliers", "results/outliers.csv", "--duplicates", "results/duplicates.csv",
     )  # fmt: skip
     links = subprocess.run(
-        [sys.executable, "-m", "labelnoise.results"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "labelnoise.label_issues"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert links.returncode == 0, links.stderr
 

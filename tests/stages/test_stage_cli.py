@@ -71,6 +71,22 @@ def tiny_dataset(tmp_path_factory):
         ({"train.model": "vgg"}, "train.model"),
         ({"train.device": "tpu"}, "train.device"),
         ({"clean.methods": ["cleanlab", "magic"]}, "magic"),
+        # Typos in the sections of later stages are refused as early:
+        ({"clean.tvnet.episods": 5}, "clean.tvnet.episods: unknown key"),
+        ({"clean.aum.passes": "two"}, "clean.aum.passes"),
+        ({"clean.cleanlab.count": "some"}, "clean.cleanlab.count"),
+        ({"results.rate": 0.25}, "results.rate: 0.25 is not one of the rates [0.0, 0.2]"),
+        ({"report.top_k": "eight"}, "report.top_k"),
+        ({"regress.bootstrap": "many"}, "regress.bootstrap"),
+        # and so are the cross-field rules:
+        ({"report.rate": 0.1}, "report.rate: 0.1 is not one of the rates"),
+        ({"clean.consensus.members": ["cleanlab", "oracle"]}, "clean.consensus.members"),
+        ({"clean.trained": []}, "clean.trained: must name at least one"),
+        ({"retrain.methods": ["hardness", "none"]}, "retrain.methods: ['none']"),
+        ({"regress.reference": "gce_relabel"}, "regress.reference"),
+        ({"results.method": "random"}, "results.method: 'random'"),
+        ({"report.tsne_method": "tvnet2"}, "report.tsne_method"),
+        ({"noise.kind": "within_coarse"}, "noise.kind: within_coarse"),
     ],
 )
 def test_generate_refuses_bad_params_before_any_work(tmp_path, changes, pattern):

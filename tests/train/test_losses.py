@@ -59,7 +59,7 @@ def test_bad_loss_settings_are_refused():
         check_loss("mae", 0.7)
     with pytest.raises(ValueError, match=r"gce_q must be in \(0, 1\], got 0.0"):
         check_loss("gce", 0.0)
-    with pytest.raises(ValueError, match="config: unknown loss 'focal'"):
+    with pytest.raises(ValueError, match="config.loss: unknown 'focal'; valid: cross_entropy, gce"):
         fit(
             np.zeros((4, 8, 8, 3), np.uint8),
             np.array([0, 1, 0, 1]),

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from labelnoise.clean import CleanResult
-from labelnoise.results import label_issues_table, write_link_trees
+from labelnoise.label_issues import label_issues_table, write_link_trees
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_links_command_names_a_flag_column_the_issues_file_lacks(originals, tmp_
     import shutil
     from pathlib import Path
 
-    from labelnoise.results import main
+    from labelnoise.label_issues import main
 
     index, given, probs, results = _inputs(originals)
     table = label_issues_table(index, given, probs, results, class_names=["cat", "dog"])

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from test_regress import N_TEST, _classification, _write
 
-from labelnoise.experiments import export_metrics, find_replicates
 from labelnoise.metrics import baseline_file, detect_file, rate_name, retrain_file
 from labelnoise.params import load_params
+from labelnoise.replicates import export_metrics, find_replicates
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

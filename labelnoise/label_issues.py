@@ -1,6 +1,6 @@
 """What a practitioner takes away: ranked label issues, the cleaned label file, link trees.
 
-``python -m labelnoise.results`` builds the link trees ``results/cleaned/<label>/`` and
+``python -m labelnoise.label_issues`` builds the link trees ``results/cleaned/<label>/`` and
 ``results/flagged/<label>/`` from the `results` stage's ``label_issues.csv`` (``make run`` calls
 it after ``dvc repro``). They are not a DVC output: DVC would copy your images into its cache.
 """
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     from labelnoise.data import load_dataset
     from labelnoise.params import load_params
 
-    parser = argparse.ArgumentParser(prog="python -m labelnoise.results", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m labelnoise.label_issues", description=__doc__)
     parser.add_argument("--issues", type=Path, default=Path("results/label_issues.csv"))
     parser.add_argument("--dataset", type=Path, default=Path("data/dataset"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))

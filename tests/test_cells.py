@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 import labelnoise.train
+from labelnoise.cells import train_and_test
 from labelnoise.data import Dataset
 from labelnoise.params import TrainParams
-from labelnoise.runs import train_and_test
 
 
 def _dataset(n_train=40, n_val=8, n_test=8) -> Dataset:

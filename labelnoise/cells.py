@@ -1,4 +1,6 @@
-"""Train-then-test runs shared by the `train` and `retrain` stages."""
+"""One cell of the grid (a rate, and a cleaning method or an arm), as the stages share it: the
+rate's noisy labels, what an arm trains on, train-then-test and its record, the trusted noise
+estimate and a cleaning method's context."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from labelnoise.params import TrainParams
 def train_config(params: TrainParams):
     """The trainer's config from the ``train`` params section (how the folds are trained and how
     many trainings and processes run at once are not part of it)."""
+    from labelnoise.params import LAUNCH_KNOBS
     from labelnoise.train import TrainConfig
 
-    launch = {"folds", "stack_folds", "distributed", "nproc_per_node", "workers"}
-    return TrainConfig(**params.model_dump(exclude=launch))
+    return TrainConfig(**params.model_dump(exclude=LAUNCH_KNOBS))
 
 
 def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
@@ -96,7 +98,7 @@ def arm_inputs(
         raise ValueError(f"{flags.parent}: {len(flagged)} flags for {len(labels)} train examples")
     probs = None
     if arm == "relabel":
-        if getattr(get_method(method), "suggests_truth", False):
+        if get_method(method).suggests_truth:
             probs = np.eye(n_classes)[labels["true"].to_numpy()]
         else:
             probs = load_npy(oos_probs)
@@ -429,14 +431,12 @@ def clean_context(
     train_images, _, _ = dataset.split("train")
     val_images, val_labels, _ = dataset.split("val")
     estimate = None
-    if getattr(method, "uses_noise_estimate", False):
+    if method.uses_noise_estimate:
         from labelnoise.clean.cleanlab_method import estimate_noise_rate
 
         estimate = estimate_noise_rate(given, pred_probs, source=str(probs_path))
     if trusted is None:
-        trusted = trusted_estimate(
-            dataset, given, pred_probs, train_dir, name=getattr(method, "name", "clean")
-        )
+        trusted = trusted_estimate(dataset, given, pred_probs, train_dir, name=method.name)
     return CleanContext(
         labels=given,
         n_classes=dataset.n_classes,
@@ -446,14 +446,10 @@ def clean_context(
         val_labels=val_labels,
         images=train_images,
         val_images=val_images,
-        train_config=train_config(params.train) if getattr(method, "trains_model", False) else None,
+        train_config=train_config(params.train) if method.trains_model else None,
         # Ground truth reaches only the reference arms: the oracle drops exactly the flips,
         # random drops as many.
-        flipped=(
-            labels["flipped"].to_numpy(dtype=bool)
-            if getattr(method, "needs_truth", False)
-            else None
-        ),
+        flipped=(labels["flipped"].to_numpy(dtype=bool) if method.needs_truth else None),
         noise_rate_estimate=estimate,
         trusted_noise=trusted,
         seed=params.seed,
