@@ -54,7 +54,7 @@ def _mean_by_example(improvements: np.ndarray, orders: np.ndarray, n: int) -> np
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _check_mc_inputs(
+def _checked_mc_inputs(
     features: np.ndarray,
     labels: np.ndarray,
     val_features: np.ndarray,
@@ -64,7 +64,11 @@ def _check_mc_inputs(
     episodes: int,
     epochs: int,
     lr: float,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The Monte-Carlo inputs as arrays (features float64), or ``ValueError``."""
+    features = np.asarray(features, dtype=np.float64)
+    val_features = np.asarray(val_features, dtype=np.float64)
+    labels, val_labels = np.asarray(labels), np.asarray(val_labels)
     if features.ndim != 2 or val_features.ndim != 2 or features.shape[1] != val_features.shape[1]:
         raise ValueError(
             f"tvnet: features {features.shape} and val_features {val_features.shape} must be "
@@ -83,6 +87,7 @@ def _check_mc_inputs(
         raise ValueError(f"tvnet: episodes ({episodes}) and mc_epochs ({epochs}) must be >= 1")
     if not lr > 0:
         raise ValueError(f"tvnet: lr must be positive, got {lr!r}")
+    return features, labels, val_features, val_labels
 
 
 def tvnet_mc_values(
@@ -143,19 +148,10 @@ def tvnet_mc_values(
     improvements : np.ndarray
         ``(M, T)`` validation loss before minus after step ``t`` of episode ``m``.
     """
-    features = np.asarray(features, dtype=np.float64)
-    val_features = np.asarray(val_features, dtype=np.float64)
-    labels, val_labels = np.asarray(labels), np.asarray(val_labels)
-    _check_mc_inputs(
-        features,
-        labels,
-        val_features,
-        val_labels,
-        n_classes=n_classes,
-        episodes=episodes,
-        epochs=epochs,
-        lr=lr,
-    )
+    features, labels, val_features, val_labels = _checked_mc_inputs(
+        features, labels, val_features, val_labels,
+        n_classes=n_classes, episodes=episodes, epochs=epochs, lr=lr,
+    )  # fmt: skip
     n, d = features.shape
     m = len(val_labels)
     orders, w0, b0 = _mc_setup(
@@ -278,19 +274,10 @@ def tvnet_values_reference(
     Same parameters, random draws and returns; it recomputes the validation logits from the
     weights after every step. Used to check the batched version and as the timing baseline.
     """
-    features = np.asarray(features, dtype=np.float64)
-    val_features = np.asarray(val_features, dtype=np.float64)
-    labels, val_labels = np.asarray(labels), np.asarray(val_labels)
-    _check_mc_inputs(
-        features,
-        labels,
-        val_features,
-        val_labels,
-        n_classes=n_classes,
-        episodes=episodes,
-        epochs=epochs,
-        lr=lr,
-    )
+    features, labels, val_features, val_labels = _checked_mc_inputs(
+        features, labels, val_features, val_labels,
+        n_classes=n_classes, episodes=episodes, epochs=epochs, lr=lr,
+    )  # fmt: skip
     n, d = features.shape
     orders, w0, b0 = _mc_setup(
         n, d, n_classes, episodes=episodes, epochs=epochs, init_std=init_std, seed=seed
