@@ -292,7 +292,7 @@ def _clean_problems(clean: CleanParams) -> list[str]:
     others = set(_capable(clean.cleaned, "reference") + _capable(clean.cleaned, "combines"))
     voters = [name for name in clean.cleaned if name not in others]
     for name in _capable(clean.methods, "combines"):
-        members = list(getattr(clean, name).members)
+        members = list(getattr(getattr(clean, name), "members", None) or [])
         if not members:
             problems.append(f"clean.{name}.members: must name at least one method")
         problems += _outside(

@@ -132,7 +132,8 @@ class CleaningMethod:
     uses_noise_estimate : bool
         Reads cleanlab's noise-rate estimate, which the pipeline computes only for these.
     combines : bool
-        Combines other methods' results at the same rate (``ctx.results``), so it runs last.
+        Combines the results of its ``members`` (a parameter of its ``run``) at the same rate
+        (``ctx.results``), so it runs last; the members must be cleaning methods that run.
     """
 
     name: str = ""

@@ -218,18 +218,11 @@ class DataParameters(CleaningMethod):
         frac_value = resolve_frac(frac, ctx, self.name) if own_top else math.nan
 
         use_val = ctx.val_images is not None and ctx.val_labels is not None
-        trajectory, history = self._train(
-            ctx,
-            labels,
-            use_val=use_val,
-            learn=learn,
-            init_sigma=init_sigma,
-            lr_inst=lr_inst,
-            lr_class=lr_class,
-            momentum=momentum,
-            wd_inst=wd_inst,
-            wd_class=wd_class,
-        )
+        temperatures = {
+            "learn": learn, "init_sigma": init_sigma, "lr_inst": lr_inst, "lr_class": lr_class,
+            "momentum": momentum, "wd_inst": wd_inst, "wd_class": wd_class,
+        }  # fmt: skip
+        trajectory, history = self._train(ctx, labels, use_val=use_val, temperatures=temperatures)
         chosen = _chosen_epoch(epoch, history, len(trajectory), use_val=use_val)
         scores = trajectory[chosen].astype(np.float64)
         init_total = init_sigma * (2.0 if learn == "both" else 1.0)
@@ -281,15 +274,9 @@ class DataParameters(CleaningMethod):
         labels: np.ndarray,
         *,
         use_val: bool,
-        learn: str,
-        init_sigma: float,
-        lr_inst: float,
-        lr_class: float,
-        momentum: float,
-        wd_inst: float,
-        wd_class: float,
+        temperatures: dict[str, Any],
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """Train on ``ctx`` with a ``DataParametersHook`` made of the remaining arguments.
+        """Train on ``ctx`` with a ``DataParametersHook`` of the ``temperatures`` options.
 
         Returns the ``(epochs, n)`` float32 trajectory of σ (higher = more suspect) and the
         trainer's per-epoch history; validation data is passed only when ``use_val``.
@@ -300,14 +287,8 @@ class DataParameters(CleaningMethod):
         hook = DataParametersHook(
             labels,
             n_classes=ctx.n_classes,
-            learn=learn,
-            init_sigma=init_sigma,
-            lr_inst=lr_inst,
-            lr_class=lr_class,
-            momentum=momentum,
-            wd_inst=wd_inst,
-            wd_class=wd_class,
             label_smoothing=ctx.train_config.label_smoothing,
+            **temperatures,
         )
         result = fit(
             ctx.images,
