@@ -108,15 +108,16 @@ class DataParametersHook:
         labels: np.ndarray,
         *,
         n_classes: int,
-        learn: str = "instance",
-        init_sigma: float = 1.0,
-        lr_inst: float = 0.2,
-        lr_class: float = 0.1,
-        momentum: float = 0.9,
-        wd_inst: float = 0.0,
-        wd_class: float = 0.0,
+        learn: str,
+        init_sigma: float,
+        lr_inst: float,
+        lr_class: float,
+        momentum: float,
+        wd_inst: float,
+        wd_class: float,
         label_smoothing: float = 0.0,
     ) -> None:
+        # No defaults: those of DataParameters.run are the only ones.
         if learn not in LEARN_CHOICES:
             raise ValueError(f"data_params: learn={learn!r} is not one of {LEARN_CHOICES}")
         if not SIGMA_MIN <= init_sigma <= SIGMA_MAX:

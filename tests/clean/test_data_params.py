@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import numpy as np
@@ -8,6 +9,13 @@ from sklearn.metrics import roc_auc_score
 
 from labelnoise.clean.data_params import CATEGORIES, DataParameters, categorise
 from labelnoise.clean.data_params_hook import DataParametersHook, SparseSGD
+
+# The temperature options of the hook at their defaults, which DataParameters.run declares.
+TEMPERATURES = {
+    name: parameter.default
+    for name, parameter in inspect.signature(DataParameters.run).parameters.items()
+    if name in ("learn", "init_sigma", "lr_inst", "lr_class", "momentum", "wd_inst", "wd_class")
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +108,8 @@ def test_sparse_sgd_leaves_absent_rows_untouched():
 
 def test_hook_updates_batch_rows_and_clamps():
     labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    hook = DataParametersHook(labels, n_classes=3, learn="both", lr_inst=1e4, lr_class=1e4)
+    options = {**TEMPERATURES, "learn": "both", "lr_inst": 1e4, "lr_class": 1e4}
+    hook = DataParametersHook(labels, n_classes=3, **options)
     logits = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
     index = torch.tensor([5, 2, 7])
     targets = torch.as_tensor(labels[[5, 2, 7]])
@@ -118,7 +127,7 @@ def test_hook_updates_batch_rows_and_clamps():
     assert (hook.cls.detach().abs() <= math.log(20) + 1e-6).all()
     hook.end_epoch(0)
     state = hook.state_dict()
-    other = DataParametersHook(labels, n_classes=3, learn="both")
+    other = DataParametersHook(labels, n_classes=3, **{**TEMPERATURES, "learn": "both"})
     other.load_state_dict(state)
     assert torch.equal(other.inst.detach(), inst)
     np.testing.assert_array_equal(other.trajectory_array(), hook.trajectory_array())
