@@ -140,11 +140,14 @@ class CleanParams(_Section):
     @field_validator("methods", "trained")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        from labelnoise.clean import METHODS
+        from labelnoise.clean import METHODS, load_error
 
         unknown = [name for name in value if name not in METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}; valid: {sorted(METHODS)}")
+        broken = [load_error(name) for name in value if load_error(name)]
+        if broken:
+            raise ValueError("; ".join(broken))
         if len(set(value)) != len(value):
             raise ValueError(f"methods must be distinct, got {value}")
         return value
@@ -268,14 +271,15 @@ def _outside(key: str, names: list | str | None, valid: list, what: str) -> list
 
 
 def _clean_problems(clean: CleanParams) -> list[str]:
-    from labelnoise.clean import METHODS
+    from labelnoise.clean import METHODS, load_error
 
     problems = []
     if not clean.trained:
         # The clean stage depends on data/fit, the fit stages' folder, which DVC needs.
+        loadable = [name for name in METHODS if not load_error(name)]
         problems.append(
             "clean.trained: must name at least one model-training method (aum is the "
-            f"quickest); valid: {_capable(list(METHODS), 'trains_model')}"
+            f"quickest); valid: {_capable(loadable, 'trains_model')}"
         )
     training = _capable(clean.cleaned, "trains_model")
     problems += _outside(
@@ -356,10 +360,13 @@ def _regress_problems(params: Params) -> list[str]:
 
 @cache
 def _schema(methods: tuple[str, ...]) -> type[Params]:
-    from labelnoise.clean import METHODS, params_model
+    from labelnoise.clean import METHODS, load_error, params_model
 
     blocks: dict[str, Any] = {}
     for name in methods:
+        if load_error(name):  # refused only where listed (CleanParams._known)
+            blocks[name] = (dict[str, Any], Field(default_factory=dict))
+            continue
         model = params_model(type(METHODS[name]))
         blocks[name] = (model, Field(default_factory=model))
     clean = create_model("CleanParams", __base__=CleanParams, **blocks)

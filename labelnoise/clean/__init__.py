@@ -99,6 +99,16 @@ class _LazyRegistry(Mapping[str, CleaningMethod]):
 METHODS: Mapping[str, CleaningMethod] = _LazyRegistry(_TARGETS)
 
 
+def load_error(name: str) -> str | None:
+    """Why the registered method ``name`` cannot be loaded (its module fails to import, or the
+    target is no :class:`CleaningMethod`), or None when it loads."""
+    try:
+        METHODS[name]
+    except ImportError as err:
+        return str(err)
+    return None
+
+
 def get_method(name: str) -> CleaningMethod:
     """Return the cleaning method registered as ``name``.
 
@@ -126,6 +136,7 @@ __all__ = [
     "CleanResult",
     "CleaningMethod",
     "get_method",
+    "load_error",
     "load_result",
     "params_model",
     "save_result",

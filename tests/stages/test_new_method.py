@@ -98,3 +98,13 @@ def test_a_registered_method_runs_through_clean_and_retrain(tmp_path, project, t
 def test_a_registered_methods_block_is_typed_by_its_run(tmp_path, toy_site, block, pattern):
     _write_params(tmp_path, {**TOY_PARAMS, "clean.low_confidence": block})
     _refused(tmp_path, ("generate.py", "--out", "ds", "--figure", "fig.png"), (pattern,))
+
+
+def test_a_method_that_fails_to_import_stops_only_the_runs_that_list_it(tmp_path, toy_site):
+    (toy_site / "toy_method.py").write_text("import no_such_package\n")
+    _write_params(tmp_path, PROJECT)  # it is registered, but not listed: the grid runs
+    done = _stage(tmp_path, "generate.py", "--out", "ds", "--figure", "fig.png")
+    assert done.returncode == 0, done.stderr
+    _write_params(tmp_path, TOY_PARAMS)
+    pattern = "cleaning method 'low_confidence' could not be loaded from toy_method:LowConfidence"
+    _refused(tmp_path, ("generate.py", "--out", "ds2", "--figure", "fig2.png"), (pattern,))
