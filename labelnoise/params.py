@@ -145,7 +145,7 @@ class CleanParams(_Section):
         unknown = [name for name in value if name not in METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}; valid: {sorted(METHODS)}")
-        broken = [load_error(name) for name in value if load_error(name)]
+        broken = [error for error in map(load_error, value) if error]
         if broken:
             raise ValueError("; ".join(broken))
         if len(set(value)) != len(value):

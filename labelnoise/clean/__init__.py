@@ -51,12 +51,12 @@ class _LazyRegistry(Mapping[str, CleaningMethod]):
 
     def __init__(self, targets: dict[str, str]) -> None:
         self._builtin = dict(targets)
-        self._plugins: dict[str, str] | None = None
+        self._all: dict[str, str] | None = None  # with the entry points, found on first use
         self._loaded: dict[str, CleaningMethod] = {}
 
     @property
     def _targets(self) -> dict[str, str]:
-        if self._plugins is None:
+        if self._all is None:
             found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
             clash = sorted(set(found) & set(self._builtin))
             if clash:
@@ -64,8 +64,8 @@ class _LazyRegistry(Mapping[str, CleaningMethod]):
                     f"entry points of {ENTRY_POINT_GROUP!r} name built-in methods {clash}: "
                     "rename them"
                 )
-            self._plugins = found
-        return {**self._builtin, **self._plugins}
+            self._all = {**self._builtin, **found}
+        return self._all
 
     def __getitem__(self, name: str) -> CleaningMethod:
         if name not in self._loaded:
