@@ -4,10 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
-from snapshots import wrap_and_repro
-
-from labelnoise.profiles import apply_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +16,12 @@ def tiny_repro(tmp_path_factory):
     Returns ``(project, env, log)``: the repository, the environment the commands ran with, and
     the folder of the ``<stage>.before.json`` / ``<stage>.after.json`` snapshots.
     """
+    # Imported here: the tests marked gpu run on machines without the pipeline's dependencies.
+    from ruamel.yaml import YAML
+    from snapshots import wrap_and_repro
+
+    from labelnoise.profiles import apply_profile
+
     project = tmp_path_factory.mktemp("project")
     log = tmp_path_factory.mktemp("snapshots")
     for name in ("stages", "labelnoise", "images"):
@@ -30,3 +32,17 @@ def tiny_repro(tmp_path_factory):
     params = apply_profile(base, yaml.load((ROOT / "profiles" / "tiny.yaml").read_text()))
     env = wrap_and_repro(project, stages, params, log)
     return project, env, log
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip where CUDA is not available (torch is imported only then)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -2,7 +2,8 @@
 
 Every method turns a :class:`CleanContext` into a :class:`CleanResult`: a per-example suspicion
 score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule.
-This module imports only numpy and pydantic so that ``import labelnoise.clean`` stays light.
+This module imports numpy alone (pydantic only to build a params model), so that
+``import labelnoise.clean`` stays light and the methods run on a machine without pydantic.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, create_model
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from labelnoise.noise import NoiseEstimate
     from labelnoise.train import TrainConfig
 
@@ -171,6 +173,8 @@ def params_model(method: type[CleaningMethod]) -> type[BaseModel]:
         Validates ``clean.<name>`` of ``params.yaml``; ``model_dump()`` gives ``run``'s keyword
         arguments.
     """
+    from pydantic import ConfigDict, create_model
+
     hints = get_type_hints(method.run)
     fields: dict[str, Any] = {
         parameter.name: (

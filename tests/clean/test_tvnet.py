@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 from labelnoise.clean import CleanContext, get_method
@@ -50,7 +49,6 @@ def test_batched_equals_reference(epochs):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_equals_reference():
     _, labels, features = _clusters(6, n_classes=3, dim=5, seed=3)
     _, val_labels, val_features = _clusters(4, n_classes=3, dim=5, seed=4)
