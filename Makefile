@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test setup browser lint format bench tables
+.PHONY: run test setup browser lint format bench tables gpu-check
 
 setup: $(VENV)/.installed
 
@@ -55,3 +55,10 @@ bench: setup
 	python bench/scale.py --n 20000
 	python bench/ceiling.py --epochs 60 --former
 	python bench/workers.py
+
+# The GPU path in one prepared run (bench/gpu_check.py): figures and checks in GPU_CHECK_OUT.
+# It needs torch, numpy, pandas, scikit-learn, scikit-image, Pillow, PyYAML and pytest only, so
+# on a bare GPU machine run `python3 bench/gpu_check.py OUT` there without `make setup`.
+GPU_CHECK_OUT ?= gpu-check
+gpu-check: setup
+	python bench/gpu_check.py $(GPU_CHECK_OUT)
