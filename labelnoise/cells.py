@@ -392,6 +392,30 @@ def trusted_estimate(
         raise ValueError(f"{name}: trusted-set estimate from {val_path}: {err}") from None
 
 
+def flag_inputs(dataset, given: np.ndarray, train_dir: Path, trusted) -> tuple:
+    """What the flagging step reads at one rate: a context (the given labels, the
+    out-of-sample probabilities and the trusted estimate ``trusted``) and the ``(n,)``
+    probability that each label is wrong (:func:`labelnoise.clean.flagging.wrong_label_posterior`:
+    calibrated on the trusted set when the val split is trusted, else the fold models' own)."""
+    from labelnoise.clean import CleanContext
+    from labelnoise.clean.flagging import wrong_label_posterior
+    from labelnoise.io import load_npy
+
+    pred_probs = load_npy(Path(train_dir) / "oos_probs.npy")
+    trusted_set = {}
+    if dataset.trusted_val:
+        _, val_labels, _ = dataset.split("val")
+        trusted_set = {
+            "val_probs": load_npy(Path(train_dir) / "val_probs.npy"),
+            "val_labels": val_labels,
+            "per_class_false": trusted.per_class,
+        }
+    context = CleanContext(
+        labels=given, n_classes=dataset.n_classes, pred_probs=pred_probs, trusted_noise=trusted
+    )
+    return context, wrong_label_posterior(pred_probs, given, **trusted_set)
+
+
 def clean_context(
     dataset,
     labels: pd.DataFrame,

@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from labelnoise.train.config import knobs
+from labelnoise.clean.flagging import FlagRule
+from labelnoise.train.config import Loss, knobs
 
 
 class _Section(BaseModel):
@@ -106,6 +107,7 @@ class _LaunchParams(_Section):
 
     workers: int = Field(0, ge=0)  # trainings side by side on the CPU, 0 = one per core
     folds: int = Field(4, ge=2, le=20)  # K of the out-of-sample probabilities
+    fold_loss: Loss = "gce"  # loss of the K fold models behind every score
     stack_folds: bool = False  # the K fold models trained at once (torch.func vmap)
     distributed: bool = False  # data-parallel under torchrun
     nproc_per_node: int = Field(2, ge=1)  # processes when distributed
@@ -136,8 +138,11 @@ class CleanParams(_Section):
 
     methods: list[str]
     trained: list[str] = Field(default_factory=list)
+    count: FlagRule = "cost"  # labelnoise.clean.flagging: how every method's flags are chosen
+    cost_ratio: float = Field(3.0, gt=0.0)  # a false label kept / a correct one flagged
+    flag_own: list[str] = Field(default_factory=list)  # methods flagged by their own rule
 
-    @field_validator("methods", "trained")
+    @field_validator("methods", "trained", "flag_own")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         from labelnoise.clean import METHODS, load_error

@@ -2,7 +2,8 @@
 
 Methods in `clean.methods` run here (they read only the trained models' outputs); the results
 of `clean.trained` methods come from their `fit` stages; methods that combine others (the
-consensus) run last, on the results of the rest.
+consensus) run last, on the results of the rest. Every result is flagged here, by one rule
+(`clean.count`), whichever stage scored it.
 One file per rate and method: a result that did not change stops DVC downstream.
 """
 
@@ -26,19 +27,20 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
 
-    from labelnoise.cells import clean_context, read_noisy_labels, trusted_estimate
+    from labelnoise.cells import clean_context, flag_inputs, read_noisy_labels, trusted_estimate
     from labelnoise.clean import get_method, load_result, save_result
     from labelnoise.clean.base import check_result
+    from labelnoise.clean.flagging import flag
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
     from labelnoise.io import atomic_path, load_npy
     from labelnoise.metrics import rate_name
 
     dataset = load_dataset(args.dataset, mmap=True)
-    methods = {name: get_method(name) for name in params.clean.methods}
+    methods = {name: get_method(name) for name in params.clean.cleaned}
     # Methods that combine others run last, on the results of the rest at the same rate.
-    combining = [name for name, method in methods.items() if method.combines]
-    light = [name for name in methods if name not in combining]
+    combining = [name for name in params.clean.methods if methods[name].combines]
+    light = [name for name in params.clean.methods if name not in combining]
 
     def run_one(method_name, labels, name, trusted, results=None):
         method = methods[method_name]
@@ -48,6 +50,14 @@ def main() -> None:
         context.results = results
         result = method.run(context, **params.clean.settings(method_name))
         return check_result(method_name, result, len(labels)), context.trusted_noise
+
+    def flagged(method_name, result, inputs):
+        context, posterior = inputs
+        own = method_name in params.clean.flag_own
+        return flag(
+            methods[method_name], result, context, rule="own" if own else params.clean.count,
+            cost_ratio=params.clean.cost_ratio, posterior=posterior,
+        )  # fmt: skip
 
     with (
         atomic_path(args.out, directory=True) as out,
@@ -66,16 +76,17 @@ def main() -> None:
                 results[method_name] = check_result(
                     f"{method_name} ({path})", load_result(path), len(labels)
                 )
+            given = labels["given"].to_numpy()
             if trusted is None:  # no light method made it
                 trusted = trusted_estimate(
-                    dataset,
-                    labels["given"].to_numpy(),
-                    load_npy(args.train / name / "oos_probs.npy"),
-                    args.train / name,
-                    name="clean",
-                )
-            for method_name in combining:
-                results[method_name], _ = run_one(method_name, labels, name, trusted, results)
+                    dataset, given, load_npy(args.train / name / "oos_probs.npy"),
+                    args.train / name, name="clean",
+                )  # fmt: skip
+            inputs = flag_inputs(dataset, given, args.train / name, trusted)
+            results = {m: flagged(m, result, inputs) for m, result in results.items()}
+            for method_name in combining:  # they vote with their members' flags
+                result, _ = run_one(method_name, labels, name, trusted, results)
+                results[method_name] = flagged(method_name, result, inputs)
             for method_name, result in results.items():
                 save_result(result, out / method_name / f"{name}.npz")
                 metrics = detection_metrics(flipped, result.scores, result.flags)

@@ -83,6 +83,8 @@ def train(
     )
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
+    from dataclasses import replace
+
     from labelnoise.train import out_of_sample_folds
 
     name = rate_name(rate)
@@ -106,7 +108,8 @@ def train(
         given,
         n_classes=dataset.n_classes,
         folds=params.train.folds,
-        config=train_config(params.train),
+        # The scores come from models that resist the false labels; the baseline keeps its loss.
+        config=replace(train_config(params.train), loss=params.train.fold_loss),
         seed=params.seed,
         stack=params.train.stack_folds,
         other_images=np.concatenate([val_images, test_images]),

@@ -39,6 +39,7 @@ _TARGETS: dict[str, str] = {
     "cleanlab": "labelnoise.clean.cleanlab_method:Cleanlab",
     "mistakenness": "labelnoise.clean.fiftyone:Mistakenness",
     "hardness": "labelnoise.clean.fiftyone:Hardness",
+    "knn": "labelnoise.clean.knn:NeighbourVote",
     "tvnet": "labelnoise.clean.tvnet:TrainingValueNet",
     "data_params": "labelnoise.clean.data_params:DataParameters",
     "aum": "labelnoise.clean.aum:AreaUnderMargin",

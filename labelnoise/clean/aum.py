@@ -20,10 +20,7 @@ from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
-    Count,
-    check_count,
     check_labels,
-    flag_per_class,
     reject_unknown_params,
 )
 
@@ -77,7 +74,6 @@ class AreaUnderMargin(CleaningMethod):
         threshold_frac: float | None = None,
         percentile: float = 99.0,
         passes: int = 2,
-        count: Count = "own",
         **params: Any,
     ) -> CleanResult:
         """Train ``passes`` networks with threshold samples and score every training example.
@@ -95,10 +91,6 @@ class AreaUnderMargin(CleaningMethod):
         passes : int
             Training runs with disjoint threshold subsets (at least 2, so that every example is
             scored under its real label).
-        count : str
-            ``"own"`` flags AUMs below the threshold samples' ``percentile``; ``"trusted"``
-            flags the lowest AUMs, as many per given class as the trusted set's estimate says
-            are false.
 
         Returns
         -------
@@ -111,7 +103,6 @@ class AreaUnderMargin(CleaningMethod):
             ``score_pass`` ``(n,)`` pass that scored each example.
         """
         reject_unknown_params(self.name, params)
-        check_count(self.name, count, ctx)
         if ctx.images is None or ctx.train_config is None:
             raise ValueError(f"{self.name}: needs ctx.images and ctx.train_config to train")
         labels = check_labels(ctx.labels, n_classes=ctx.n_classes, name=self.name)
@@ -164,10 +155,7 @@ class AreaUnderMargin(CleaningMethod):
             thresholds[k] = np.percentile(aum_passes[k, threshold_mask[k]], percentile)
 
         aum = aum_passes[score_pass, np.arange(n)]
-        if count == "trusted":
-            flags = flag_per_class(-aum, labels, ctx.trusted_noise.per_class)
-        else:
-            flags = aum < thresholds[score_pass]
+        flags = aum < thresholds[score_pass]
         return CleanResult(
             scores=-aum,
             flags=flags,

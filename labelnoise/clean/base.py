@@ -1,7 +1,8 @@
 """Shared types and input checks for the cleaning methods.
 
 Every method turns a :class:`CleanContext` into a :class:`CleanResult`: a per-example suspicion
-score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule.
+score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule;
+:mod:`labelnoise.clean.flagging` then decides, for every method alike, what is flagged.
 This module imports numpy alone (pydantic only to build a params model), so that
 ``import labelnoise.clean`` stays light and the methods run on a machine without pydantic.
 """
@@ -13,7 +14,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class CleanContext:
     trusted_noise : NoiseEstimate or None
         The noise as the fold models see the trusted validation set
         (:func:`labelnoise.noise.trusted_noise_estimate`): its ``per_class`` counts decide how
-        many examples a method flags under ``count="trusted"``.
+        many examples the flagging step flags under ``clean.count: trusted``.
     seed : int
         Seed for every random choice the method makes.
     progress : bool
@@ -147,15 +148,14 @@ class CleaningMethod:
     combines: bool = False
 
     def run(self, ctx: CleanContext, **params: Any) -> CleanResult:
-        """Score and flag the train examples of ``ctx``."""
+        """Score the train examples of ``ctx`` and flag them by the method's own rule."""
         raise NotImplementedError
 
-
-Count = Literal["own", "trusted"]
-"""How many examples a method flags: by its ``own`` rule (a threshold, cleanlab's filter), or
-as many per given class as the ``trusted`` set's noise estimate says are false."""
-
-COUNT_RULES: tuple[str, ...] = get_args(Count)
+    def flag_counts(self, ctx: CleanContext, result: CleanResult, counts: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool flags of ``counts[j]`` examples given each label ``j``, the ones the
+        method finds most suspect (by default its highest scores; see
+        :mod:`labelnoise.clean.flagging`, the one step that flags)."""
+        return flag_per_class(result.scores, ctx.labels, counts)
 
 
 def params_model(method: type[CleaningMethod]) -> type[BaseModel]:
@@ -203,17 +203,6 @@ def reject_unknown_params(name: str, params: Mapping[str, Any]) -> None:
     """
     if params:
         raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
-
-
-def check_count(name: str, count: str, ctx: CleanContext) -> None:
-    """Raise ``ValueError`` unless ``count`` is a known rule that ``ctx`` can serve."""
-    if count not in COUNT_RULES:
-        raise ValueError(f"{name}: unknown count {count!r}; valid: {', '.join(COUNT_RULES)}")
-    if count == "trusted" and ctx.trusted_noise is None:
-        raise ValueError(
-            f"{name}: count='trusted' needs the trusted set's noise estimate (val_probs.npy "
-            "of the train stage), which this context lacks"
-        )
 
 
 def flag_per_class(scores: np.ndarray, labels: np.ndarray, per_class: np.ndarray) -> np.ndarray:

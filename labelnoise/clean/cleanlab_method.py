@@ -4,7 +4,6 @@ scores from ``cleanlab.rank.get_label_quality_scores`` and the noise rate from
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -13,8 +12,6 @@ from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
-    Count,
-    check_count,
     check_scores,
     context_labels_probs,
     reject_unknown_params,
@@ -84,7 +81,6 @@ class Cleanlab(CleaningMethod):
         *,
         filter_by: FilterBy = "prune_by_noise_rate",
         score_method: ScoreMethod = "self_confidence",
-        count: Count = "own",
         frac_noise: float = 1.0,
         min_examples_per_class: int = 1,
         n_jobs: int = 1,
@@ -103,10 +99,6 @@ class Cleanlab(CleaningMethod):
             Label-quality score of ``get_label_quality_scores``, one of :data:`SCORE_METHODS`;
             ``confidence_weighted_entropy`` is computed on the probabilities mixed with
             :data:`ENTROPY_SMOOTHING` of the uniform distribution.
-        count : str
-            ``"own"``: ``filter_by`` decides how many to flag from cleanlab's confident joint;
-            ``"trusted"``: ``prune_by_class`` with ``num_to_remove_per_class`` from the trusted
-            set's estimate (``ctx.trusted_noise.per_class``), ``filter_by`` then unused.
         frac_noise : float
             Flag only the top ``frac_noise`` of the issues cleanlab would flag, in ``(0, 1]``.
         min_examples_per_class : int
@@ -131,7 +123,6 @@ class Cleanlab(CleaningMethod):
             )
         if not 0.0 < float(frac_noise) <= 1.0:
             raise ValueError(f"cleanlab: frac_noise must be in (0, 1], got {frac_noise!r}")
-        check_count(self.name, count, ctx)
         labels, probs = context_labels_probs(ctx, self.name)
         missing = np.setdiff1d(np.arange(ctx.n_classes), labels)
         if missing.size:
@@ -143,26 +134,16 @@ class Cleanlab(CleaningMethod):
 
         # One confident joint feeds both the flags and the estimate so they agree.
         confident_joint = compute_confident_joint(labels, probs)
-        counted = {}
-        if count == "trusted":
-            filter_by = "prune_by_class"
-            counted = {"num_to_remove_per_class": ctx.trusted_noise.per_class.tolist()}
-        # With counts from the trusted set, cleanlab divides each class's count by its
-        # confident off-diagonal mass, 0/0 for a class with neither (it then removes none).
-        quiet = np.errstate(divide="ignore", invalid="ignore") if counted else nullcontext()
-        with quiet:
-            flags = find_label_issues(
-                labels,
-                probs,
-                filter_by=filter_by,
-                frac_noise=float(frac_noise),
-                min_examples_per_class=int(min_examples_per_class),
-                # cleanlab re-estimates the joint itself for confident_learning (and warns if
-                # given).
-                confident_joint=None if filter_by == "confident_learning" else confident_joint,
-                n_jobs=int(n_jobs),
-                **counted,
-            )
+        flags = find_label_issues(
+            labels,
+            probs,
+            filter_by=filter_by,
+            frac_noise=float(frac_noise),
+            min_examples_per_class=int(min_examples_per_class),
+            # cleanlab re-estimates the joint itself for confident_learning (and warns if given).
+            confident_joint=None if filter_by == "confident_learning" else confident_joint,
+            n_jobs=int(n_jobs),
+        )
         rank_probs = probs
         if score_method == "confidence_weighted_entropy":
             # cleanlab divides by max(x, 1e-6), x = entropy / self-confidence: a row one-hot to
@@ -181,3 +162,22 @@ class Cleanlab(CleaningMethod):
             noise_rate_estimate=rate,
             extras={"suggested_label": probs.argmax(axis=1), "joint": joint},
         )
+
+    def flag_counts(self, ctx: CleanContext, result: CleanResult, counts: np.ndarray) -> np.ndarray:
+        """cleanlab's own ``prune_by_class``: per given class ``j``, the ``counts[j]`` examples
+        of lowest probability of their label (``find_label_issues`` with
+        ``num_to_remove_per_class``)."""
+        from cleanlab.filter import find_label_issues
+
+        labels, probs = context_labels_probs(ctx, self.name)
+        # cleanlab divides each class's count by its confident off-diagonal mass: 0/0 for a
+        # class with neither, which then loses none.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flags = find_label_issues(
+                labels,
+                probs,
+                filter_by="prune_by_class",
+                num_to_remove_per_class=np.asarray(counts, dtype=np.int64).tolist(),
+                n_jobs=1,
+            )
+        return np.asarray(flags, dtype=bool)

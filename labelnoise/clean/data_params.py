@@ -18,10 +18,7 @@ from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
-    Count,
-    check_count,
     check_labels,
-    flag_per_class,
     reject_unknown_params,
 )
 
@@ -118,22 +115,10 @@ def _chosen_epoch(
 
 
 def _select_flags(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    category: np.ndarray,
-    ctx: CleanContext,
-    *,
-    count: str,
-    flag: str,
-    frac_value: float,
+    scores: np.ndarray, category: np.ndarray, *, flag: str, frac_value: float
 ) -> np.ndarray:
-    """``(n,)`` bool flags from ``scores`` (σ, higher = more suspect) or the ``(n,)`` categories.
-
-    ``count="trusted"`` takes the per-class counts of ``ctx.trusted_noise``; otherwise ``flag``
-    picks the rule (``frac_value`` is used by ``"top"`` only).
-    """
-    if count == "trusted":
-        return flag_per_class(scores, labels, ctx.trusted_noise.per_class)
+    """``(n,)`` bool flags from ``scores`` (σ, higher = more suspect) or the ``(n,)`` categories
+    by the rule ``flag`` (``frac_value`` is used by ``"top"`` only)."""
     if flag == "top":
         return top_fraction(scores, frac_value)
     if flag == "hard":
@@ -168,7 +153,6 @@ class DataParameters(CleaningMethod):
         epoch: Literal["best", "last"] | int = "best",
         frac: float | Literal["auto"] = "auto",
         flag: FlagRule = "top",
-        count: Count = "own",
         **params: Any,
     ) -> CleanResult:
         """Train with data parameters and score every training example.
@@ -198,10 +182,6 @@ class DataParameters(CleaningMethod):
         flag : {"top", "hard", "not_easy"}
             Flag rule: the ``frac`` highest scores, the ``hard`` category, or every example that
             is not ``easy`` (see :func:`categorise`).
-        count : str
-            ``"own"`` flags by ``flag`` (and ``frac``); ``"trusted"`` flags the highest σ, as
-            many per given class as the trusted set's estimate says are false (``flag`` and
-            ``frac`` then unused).
 
         Returns
         -------
@@ -212,10 +192,8 @@ class DataParameters(CleaningMethod):
             ``frac`` (fraction asked for by ``flag="top"``, NaN for the other rules).
         """
         reject_unknown_params(self.name, params)
-        check_count(self.name, count, ctx)
         labels = self._checked_labels(ctx, epoch=epoch, flag=flag)
-        own_top = flag == "top" and count == "own"
-        frac_value = resolve_frac(frac, ctx, self.name) if own_top else math.nan
+        frac_value = resolve_frac(frac, ctx, self.name) if flag == "top" else math.nan
 
         use_val = ctx.val_images is not None and ctx.val_labels is not None
         temperatures = {
@@ -227,9 +205,7 @@ class DataParameters(CleaningMethod):
         scores = trajectory[chosen].astype(np.float64)
         init_total = init_sigma * (2.0 if learn == "both" else 1.0)
         category = categorise(trajectory, init_sigma=init_total)
-        flags = _select_flags(
-            scores, labels, category, ctx, count=count, flag=flag, frac_value=frac_value
-        )
+        flags = _select_flags(scores, category, flag=flag, frac_value=frac_value)
         return CleanResult(
             scores=scores,
             flags=flags,

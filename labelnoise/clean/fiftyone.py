@@ -19,11 +19,8 @@ from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
-    Count,
-    check_count,
     check_scores,
     context_labels_probs,
-    flag_per_class,
     reject_unknown_params,
 )
 
@@ -74,14 +71,6 @@ def normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
     return np.clip(entr(pred_probs).sum(axis=1) / np.log(pred_probs.shape[1]), 0.0, 1.0)
 
 
-def _flags(
-    scores: np.ndarray, labels: np.ndarray, threshold: float, count: str, ctx: CleanContext
-) -> np.ndarray:
-    if count == "trusted":
-        return flag_per_class(scores, labels, ctx.trusted_noise.per_class)
-    return scores > threshold
-
-
 class Mistakenness(CleaningMethod):
     """FiftyOne mistakenness; flags ``score > threshold``.
 
@@ -92,9 +81,7 @@ class Mistakenness(CleaningMethod):
 
     name = "mistakenness"
 
-    def run(
-        self, ctx: CleanContext, *, threshold: float = 0.5, count: Count = "own", **params: Any
-    ) -> CleanResult:
+    def run(self, ctx: CleanContext, *, threshold: float = 0.5, **params: Any) -> CleanResult:
         """Score and flag with ``ctx.labels`` and ``ctx.pred_probs``.
 
         Parameters
@@ -103,9 +90,6 @@ class Mistakenness(CleaningMethod):
             Uses ``labels`` and ``pred_probs``.
         threshold : float
             Flag examples with mistakenness strictly above this value, in ``[0, 1]``.
-        count : str
-            ``"own"`` flags by ``threshold``; ``"trusted"`` flags the highest scores, as many
-            per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -115,10 +99,9 @@ class Mistakenness(CleaningMethod):
         """
         reject_unknown_params(self.name, params)
         threshold = _check_threshold(self.name, threshold)
-        check_count(self.name, count, ctx)
         labels, probs = context_labels_probs(ctx, self.name)
         scores = check_scores(self.name, mistakenness_scores(labels, probs), len(labels))
-        flags = _flags(scores, labels, threshold, count, ctx)
+        flags = scores > threshold
         return CleanResult(
             scores=scores,
             flags=flags,
@@ -136,9 +119,7 @@ class Hardness(CleaningMethod):
 
     name = "hardness"
 
-    def run(
-        self, ctx: CleanContext, *, threshold: float = 0.5, count: Count = "own", **params: Any
-    ) -> CleanResult:
+    def run(self, ctx: CleanContext, *, threshold: float = 0.5, **params: Any) -> CleanResult:
         """Score and flag with ``ctx.pred_probs`` (the given labels only get validated).
 
         Parameters
@@ -147,9 +128,6 @@ class Hardness(CleaningMethod):
             Uses ``pred_probs``.
         threshold : float
             Flag examples with normalised entropy strictly above this value, in ``[0, 1]``.
-        count : str
-            ``"own"`` flags by ``threshold``; ``"trusted"`` flags the highest scores, as many
-            per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -158,12 +136,11 @@ class Hardness(CleaningMethod):
         """
         reject_unknown_params(self.name, params)
         threshold = _check_threshold(self.name, threshold)
-        check_count(self.name, count, ctx)
         if ctx.n_classes < 2:
             raise ValueError(f"hardness: needs at least 2 classes, got {ctx.n_classes}")
         labels, probs = context_labels_probs(ctx, self.name)
         scores = check_scores(self.name, normalized_entropy(probs), len(labels))
-        flags = _flags(scores, labels, threshold, count, ctx)
+        flags = scores > threshold
         return CleanResult(
             scores=scores,
             flags=flags,

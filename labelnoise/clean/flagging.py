@@ -95,12 +95,32 @@ def wrong_label_posterior(
         is_train = np.r_[np.ones(rows.size), np.zeros(trusted.size)]
         # Equal total weight to each side: the fit is then f_train / (f_train + f_correct).
         weight = np.r_[np.full(rows.size, 1.0 / rows.size), np.full(trusted.size, 1 / trusted.size)]
-        share = IsotonicRegression(increasing=False, y_min=1e-6, y_max=1.0, out_of_bounds="clip")
+        share = IsotonicRegression(
+            increasing=False, y_min=1e-6, y_max=1 - 1e-6, out_of_bounds="clip"
+        )
         share.fit(x, is_train, sample_weight=weight)
         p_train = share.predict(own[rows])
         ratio = (1.0 - p_train) / p_train  # f_correct / f_train
-        posterior[rows] = np.clip(1.0 - (1.0 - eta) * ratio, 0.0, 1.0)
+        posterior[rows] = _matching_count(ratio, eta)
     return posterior
+
+
+def _matching_count(ratio: np.ndarray, eta: float) -> np.ndarray:
+    """``1 - s (1 - eta) ratio`` clipped to ``[0, 1]``, with the scale ``s`` (1 for an exact
+    density ratio) that makes the posteriors sum to the estimated count ``eta * n``: the shape
+    of the ratio comes from the data, its level from the noise estimate."""
+    target = eta * len(ratio)
+
+    def posterior(scale: float) -> np.ndarray:
+        return np.clip(1.0 - scale * (1.0 - eta) * ratio, 0.0, 1.0)
+
+    low, high = 0.0, 1.0
+    while posterior(high).sum() > target and high < 1e9:
+        high *= 2.0
+    for _ in range(60):  # the sum falls as the scale grows: bisect
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if posterior(middle).sum() > target else (low, middle)
+    return posterior(0.5 * (low + high))
 
 
 def calibrate_scores(scores: np.ndarray, posterior: np.ndarray) -> np.ndarray:

@@ -24,11 +24,8 @@ from labelnoise.clean.base import (
     CleanContext,
     CleaningMethod,
     CleanResult,
-    Count,
-    check_count,
     check_labels,
     check_scores,
-    flag_per_class,
     reject_unknown_params,
 )
 
@@ -555,7 +552,6 @@ class TrainingValueNet(CleaningMethod):
         patience: int = 20,
         holdout: float = 0.15,
         device: Literal["auto", "cpu", "cuda"] = "auto",
-        count: Count = "own",
         **params: Any,
     ) -> CleanResult:
         """Estimate training values and flag negative ones.
@@ -583,9 +579,6 @@ class TrainingValueNet(CleaningMethod):
             Regressor settings, see :class:`RegressorConfig`.
         device : str
             ``auto`` (CUDA when available), ``cpu`` or ``cuda`` for the Monte-Carlo phase.
-        count : str
-            ``"own"`` flags negative predicted values; ``"trusted"`` flags the lowest values,
-            as many per given class as the trusted set's estimate says are false.
 
         Returns
         -------
@@ -595,7 +588,6 @@ class TrainingValueNet(CleaningMethod):
             ``mc_values`` ``(n,)`` (Monte-Carlo estimate, NaN outside the subset).
         """
         reject_unknown_params(self.name, params)
-        check_count(self.name, count, ctx)
         labels, val_labels, features, val_features = self._checked_inputs(
             ctx, train_per_class=train_per_class, val_per_class=val_per_class
         )
@@ -644,10 +636,7 @@ class TrainingValueNet(CleaningMethod):
             features, labels, subset, mc_values, n_classes=ctx.n_classes, config=config, seeds=seeds
         )
         scores = check_scores(self.name, -predicted, len(labels))
-        if count == "trusted":
-            flags = flag_per_class(scores, labels, ctx.trusted_noise.per_class)
-        else:
-            flags = predicted < 0
+        flags = predicted < 0
         return CleanResult(
             scores=scores,
             flags=flags,

@@ -7,8 +7,13 @@ import pytest
 from scipy.stats import beta
 from test_cleanlab_method import _synthetic
 
-from labelnoise.clean import CleanResult, get_method
-from labelnoise.clean.flagging import calibrate_scores, flag, wrong_label_posterior
+from labelnoise.clean import METHODS, CleanResult, get_method
+from labelnoise.clean.flagging import (
+    calibrate_scores,
+    flag,
+    flag_per_class,
+    wrong_label_posterior,
+)
 from labelnoise.noise import NoiseEstimate
 
 
@@ -89,6 +94,32 @@ def test_trusted_rule_flags_the_estimated_number_per_class(name):
     assert (result.flags & flipped).sum() / result.flags.sum() > 0.8
 
 
+def test_flag_per_class_takes_the_highest_scores_of_each_given_class():
+    scores = np.array([0.9, 0.1, 0.5, 0.8, 0.7, 0.2])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    flags = flag_per_class(scores, labels, np.array([2, 1]))
+    assert flags.tolist() == [True, False, True, True, False, False]
+    assert not flag_per_class(scores, labels, np.array([0, 0])).any()
+    assert flag_per_class(scores, labels, np.array([9, 9])).all()  # capped at the class size
+
+
+def test_a_counted_rule_beats_an_over_flagging_threshold():
+    ctx, flipped, _ = _flag_context(rate=0.1)
+    method = get_method("mistakenness")
+    loose = method.run(ctx, threshold=0.2)  # flags far more than the flips
+    counted = flag(method, loose, ctx, rule="trusted", cost_ratio=1.0)
+    assert loose.flags.sum() > 1.5 * flipped.sum()
+    assert counted.flags.sum() == flipped.sum()
+    f1 = lambda flags: 2 * (flags & flipped).sum() / (flags.sum() + flipped.sum())  # noqa: E731
+    assert f1(counted.flags) > f1(loose.flags)
+
+
+def test_no_method_takes_a_count_of_its_own():
+    # Flagging happens in one place: a method's params block never carries the rule.
+    for name in METHODS:
+        assert "count" not in METHODS[name].run.__code__.co_varnames, name
+
+
 def test_cost_rule_flags_more_as_a_kept_false_label_costs_more():
     ctx, flipped, _ = _flag_context()
     method = get_method("mistakenness")
@@ -103,7 +134,8 @@ def test_cost_rule_flags_more_as_a_kept_false_label_costs_more():
     at_one = flag(method, result, ctx, rule="cost", cost_ratio=1.0, posterior=posterior)
     calibrated = calibrate_scores(result.scores, posterior)
     np.testing.assert_array_equal(at_one.flags, calibrated > 0.5)
-    assert (at_one.flags & flipped).sum() / at_one.flags.sum() > 0.8
+    found = (at_one.flags & flipped).sum()
+    assert found / flipped.sum() > 0.9 and found / at_one.flags.sum() > 0.6
 
 
 def test_own_rule_and_reference_arms_keep_their_flags():

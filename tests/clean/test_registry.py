@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_registry_lists_every_method():
     assert set(METHODS) == {
+        "knn",
         "none",
         "oracle",
         "random",
@@ -86,12 +87,12 @@ def test_methods_declare_their_capabilities():
 def test_params_models_follow_the_run_signatures():
     model = params_model(type(METHODS["aum"]))
     assert model().model_dump() == {
-        "threshold_frac": None, "percentile": 99.0, "passes": 2, "count": "own",
+        "threshold_frac": None, "percentile": 99.0, "passes": 2,
     }  # fmt: skip
     with pytest.raises(ValueError, match="episods"):
         params_model(type(METHODS["tvnet"]))(episods=5)
-    with pytest.raises(ValueError, match="count"):
-        params_model(type(METHODS["cleanlab"]))(count="some")
+    with pytest.raises(ValueError, match="filter_by"):
+        params_model(type(METHODS["cleanlab"]))(filter_by="some")
     assert params_model(type(METHODS["none"]))().model_dump() == {}
 
 

@@ -106,13 +106,16 @@ def test_tvnet_bad_features():
 def test_tvnet_trusted_count_flags_the_lowest_values_per_class():
     from dataclasses import replace
 
+    from labelnoise.clean.flagging import flag
     from labelnoise.noise import NoiseEstimate
 
     ctx, flipped = _noisy_context()
     per_class = np.bincount(ctx.labels[flipped], minlength=4)
     estimate = NoiseEstimate(np.eye(4) / 4, 0.2, per_class, np.full(4, 0.5))
     ctx = replace(ctx, trusted_noise=estimate)
-    result = get_method("tvnet").run(ctx, episodes=3, reg_max_epochs=5, count="trusted")
+    method = get_method("tvnet")
+    result = method.run(ctx, episodes=3, reg_max_epochs=5)
+    result = flag(method, result, ctx, rule="trusted", cost_ratio=1.0)
     assert np.bincount(ctx.labels[result.flags], minlength=4).tolist() == per_class.tolist()
     # The flagged are the lowest predicted values of their given class.
     value = result.extras["predicted_value"]

@@ -74,7 +74,10 @@ def tiny_dataset(tmp_path_factory):
         # Typos in the sections of later stages are refused as early:
         ({"clean.tvnet.episods": 5}, "clean.tvnet.episods: unknown key"),
         ({"clean.aum.passes": "two"}, "clean.aum.passes"),
-        ({"clean.cleanlab.count": "some"}, "clean.cleanlab.count"),
+        ({"clean.cleanlab.count": "trusted"}, "clean.cleanlab.count: unknown key"),
+        ({"clean.count": "some"}, "clean.count"),
+        ({"clean.cost_ratio": 0}, "clean.cost_ratio"),
+        ({"clean.flag_own": ["tvnet2"]}, "clean.flag_own"),
         ({"results.rate": 0.25}, "results.rate: 0.25 is not one of the rates [0.0, 0.2]"),
         ({"report.top_k": "eight"}, "report.top_k"),
         ({"regress.bootstrap": "many"}, "regress.bootstrap"),
