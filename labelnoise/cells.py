@@ -24,6 +24,35 @@ def train_config(params: TrainParams):
     return TrainConfig(**params.model_dump(exclude=LAUNCH_KNOBS))
 
 
+def fold_config(params: TrainParams):
+    """The config of the K fold models behind every score: the baseline's, with the loss
+    ``train.fold_loss`` (one that resists the false labels)."""
+    from dataclasses import replace
+
+    return replace(train_config(params), loss=params.fold_loss)
+
+
+def train_probabilities(model, dataset, *, params: TrainParams) -> np.ndarray:
+    """``(n_train, C)`` float32: ``model``'s probabilities of every train image."""
+    from labelnoise.train import predict_proba
+
+    train_images, _, _ = dataset.split("train")
+    return predict_proba(model, train_images, batch_size=params.eval_batch_size)
+
+
+def load_trained_model(path: Path, dataset, *, params: TrainParams):
+    """A model of the ``train`` params' architecture for ``dataset`` with the weights of the
+    ``state_dict`` file ``path`` (the baseline's ``model.pt``)."""
+    from labelnoise.train import build_model, load_weights
+
+    height, width = dataset.images.shape[1:3]
+    model = build_model(
+        params.model, n_classes=dataset.n_classes, width=params.width, depth=params.depth,
+        image_size=min(height, width),
+    )  # fmt: skip
+    return load_weights(model, path).eval()
+
+
 def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
     """``labels.csv`` of the corrupt stage, checked row by row against the dataset's train split.
 
@@ -62,17 +91,50 @@ def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
     return labels
 
 
-ARMS = ("drop", "relabel", "robust")
+ARMS = ("drop", "relabel", "second", "robust")
 """How a retrained arm treats a cleaning method's flags: drop the flagged examples, relabel
-those with a confident suggestion (dropping the rest), or none of them (a robust loss trains on
-every noisy label)."""
+those with a confident suggestion (dropping the rest), let the drop arm's model relabel
+(second generation), or none of them (a robust loss trains on every noisy label)."""
 
 
 def arm_name(method: str, arm: str) -> str:
-    """The arm's name in metric files: the method (or robust loss), ``<method>_relabel``."""
-    from labelnoise.clean.relabel import SUFFIX
+    """The arm's name in metric files: the method (or robust loss), ``<method>_relabel``,
+    ``<method>_second``."""
+    from labelnoise.clean.relabel import SECOND_SUFFIX, SUFFIX
 
-    return method + (SUFFIX if arm == "relabel" else "")
+    return method + {"relabel": SUFFIX, "second": SECOND_SUFFIX}.get(arm, "")
+
+
+def arm_cells(
+    dataset,
+    rates: list[float],
+    *,
+    arm: str,
+    method: str,
+    noisy: Path,
+    flags: Path | None,
+    train: Path | None,
+    first: Path | None,
+    confidence: float,
+) -> list[tuple]:
+    """What one arm trains on at each of ``rates``, from the stages' folders of rates
+    (``noisy``: corrupt's; ``flags``: the method's clean results; ``train``: the train stage's;
+    ``first``: the drop arm's train probabilities): one ``(rate, name, labels, given, keep,
+    same)`` per rate, ``same`` when it would train exactly the baseline."""
+    from labelnoise.metrics import rate_name
+
+    cells = []
+    for rate in rates:
+        name = rate_name(rate)
+        labels = read_noisy_labels(noisy / name / "labels.csv", dataset)
+        given, keep = arm_inputs(
+            labels, arm=arm, method=method, flags=flags and flags / f"{name}.npz",
+            oos_probs=train and train / name / "oos_probs.npy", confidence=confidence,
+            n_classes=dataset.n_classes, first_probs=first and first / f"{name}.npy",
+        )  # fmt: skip
+        same = keep.all() and np.array_equal(given, labels["given"]) and arm != "robust"
+        cells.append((rate, name, labels, given, keep, same))
+    return cells
 
 
 def arm_inputs(
@@ -84,10 +146,12 @@ def arm_inputs(
     oos_probs: Path | None,
     confidence: float,
     n_classes: int,
+    first_probs: Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`arm_labels` of one rate from the files the retrain stage reads: the method's
-    result ``flags`` (``<rate>.npz``; drop, relabel) and the baseline's ``oos_probs.npy``
-    (relabel by a method that does not suggest the truth)."""
+    result ``flags`` (``<rate>.npz``; drop, relabel, second), the baseline's ``oos_probs.npy``
+    (relabel by a method that does not suggest the truth) and the drop arm's probabilities of
+    the train images (``first_probs``, ``<rate>.npy``; second)."""
     from labelnoise.clean import get_method, load_result
     from labelnoise.io import load_npy
 
@@ -97,7 +161,9 @@ def arm_inputs(
     if len(flagged) != len(labels):
         raise ValueError(f"{flags.parent}: {len(flagged)} flags for {len(labels)} train examples")
     probs = None
-    if arm == "relabel":
+    if arm == "second":
+        probs = load_npy(first_probs)
+    elif arm == "relabel":
         if get_method(method).suggests_truth:
             probs = np.eye(n_classes)[labels["true"].to_numpy()]
         else:
@@ -128,8 +194,9 @@ def arm_labels(
     flags
         ``(n,)`` bool, the cleaning method's flags (``drop`` and ``relabel``).
     suggestion_probs
-        ``(n, C)`` probabilities the suggested labels are read from (``relabel``; see
-        :func:`labelnoise.clean.relabel.relabel_flagged`).
+        ``(n, C)`` probabilities the suggested labels are read from: ``relabel``, see
+        :func:`labelnoise.clean.relabel.relabel_flagged`; ``second``, the drop arm's model,
+        see :func:`labelnoise.clean.relabel.second_generation`.
     confidence
         Of a suggestion, for ``relabel``.
     name
@@ -150,10 +217,11 @@ def arm_labels(
     if arm == "drop":
         return given, ~np.asarray(flags, dtype=bool)
     if suggestion_probs is None:
-        raise ValueError(f"{name}: the relabel arm needs suggestion probabilities")
-    from labelnoise.clean.relabel import relabel_flagged
+        raise ValueError(f"{name}: the {arm} arm needs suggestion probabilities")
+    from labelnoise.clean.relabel import relabel_flagged, second_generation
 
-    plan = relabel_flagged(given, flags, suggestion_probs, confidence=confidence, name=name)
+    rule = second_generation if arm == "second" else relabel_flagged
+    plan = rule(given, flags, suggestion_probs, confidence=confidence, name=name)
     return plan.labels, plan.keep
 
 

@@ -170,10 +170,11 @@ class CleanParams(_Section):
 class RetrainParams(_Section):
     methods: list[str]
     relabel: list[str] = Field(default_factory=list)
+    second: list[str] = Field(default_factory=list)  # second generation on the drop arm's model
     confidence: float = Field(0.5, gt=0.0, le=1.0)
     robust: list[Literal["gce"]] = Field(default_factory=list)
 
-    @field_validator("methods", "relabel", "robust")
+    @field_validator("methods", "relabel", "second", "robust")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
@@ -183,10 +184,16 @@ class RetrainParams(_Section):
     @property
     def arms(self) -> list[str]:
         """Every retrained arm: the methods that drop, ``<method>_relabel`` for those that
-        relabel, then the robust losses (the arm trained on the noisy labels is the baseline)."""
-        from labelnoise.clean.relabel import SUFFIX
+        relabel, ``<method>_second`` for the second generations, then the robust losses (the
+        arm trained on the noisy labels is the baseline)."""
+        from labelnoise.clean.relabel import SECOND_SUFFIX, SUFFIX
 
-        return [*self.methods, *(f"{m}{SUFFIX}" for m in self.relabel), *self.robust]
+        return [
+            *self.methods,
+            *(f"{m}{SUFFIX}" for m in self.relabel),
+            *(f"{m}{SECOND_SUFFIX}" for m in self.second),
+            *self.robust,
+        ]
 
 
 class ReportParams(_Section):
@@ -319,7 +326,11 @@ def _retrain_problems(params: Params) -> list[str]:
     return [
         *_outside("retrain.methods", params.retrain.methods, valid, what),
         *_outside("retrain.relabel", params.retrain.relabel, valid, what),
-    ]
+        *_outside(
+            "retrain.second", params.retrain.second, params.retrain.methods,
+            "build on the drop arm's model: list them in retrain.methods too",
+        ),
+    ]  # fmt: skip
 
 
 def _rate_problems(key: str, rate: float | None, rates: list[float]) -> list[str]:

@@ -75,16 +75,14 @@ def train(
     args: argparse.Namespace, params: Params, rate: float, *, out, metrics, confusion
 ) -> None:
     from labelnoise.cells import (
+        fold_config,
         fold_model_metrics,
         read_noisy_labels,
         train_and_test,
-        train_config,
         write_baseline,
     )
     from labelnoise.data import load_dataset
     from labelnoise.metrics import rate_name
-    from dataclasses import replace
-
     from labelnoise.train import out_of_sample_folds
 
     name = rate_name(rate)
@@ -108,8 +106,7 @@ def train(
         given,
         n_classes=dataset.n_classes,
         folds=params.train.folds,
-        # The scores come from models that resist the false labels; the baseline keeps its loss.
-        config=replace(train_config(params.train), loss=params.train.fold_loss),
+        config=fold_config(params.train),
         seed=params.seed,
         stack=params.train.stack_folds,
         other_images=np.concatenate([val_images, test_images]),

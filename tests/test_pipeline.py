@@ -102,7 +102,7 @@ def test_stale_files_of_another_grid_are_ignored(tiny_project, tmp_path):
     assert rates == {"0.0", "0.2"}
     assert methods == {
         *("none", "oracle", "random", "cleanlab", "consensus"),
-        *("oracle_relabel", "consensus_relabel", "gce"),
+        *("oracle_relabel", "consensus_relabel", "consensus_second", "gce"),
     }
     regression = json.loads((metrics / "regression.json").read_text())
     assert "tvnet" not in regression["accuracy"]["methods"]

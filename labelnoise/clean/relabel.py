@@ -4,6 +4,11 @@ A relabel arm trains on every example a cleaning method leaves alone, plus the f
 suggested label the model is confident of, under that label; the other flagged examples are
 dropped. The suggested label is the most probable class other than the given one in the
 out-of-sample probabilities (for the reference arm, the true label).
+
+A second-generation arm (:func:`second_generation`) relabels by a model trained on the cleaned
+set instead — the drop arm's model, far cleaner than the fold models, which saw every false
+label — and lets it re-score the rows it kept as well (iterated cleaning in the spirit of INCV,
+Chen et al., ICML 2019).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from labelnoise.clean.base import check_flags, check_labels, validate_pred_probs
 
 SUFFIX = "_relabel"
 """A relabel arm is named after its cleaning method with this suffix (``cleanlab_relabel``)."""
+
+SECOND_SUFFIX = "_second"
+"""A second-generation arm is named after its cleaning method with this suffix."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +77,7 @@ def relabel_flagged(
     RelabelPlan
         Unflagged rows keep their given label; only flagged rows change or go.
     """
-    if not 0.0 < confidence <= 1.0:
-        raise ValueError(f"{name}: confidence must be in (0, 1], got {confidence!r}")
-    probs = np.asarray(suggestion_probs)
-    if probs.ndim != 2:
-        raise ValueError(f"{name}: suggestion_probs must be (n, C), got shape {probs.shape}")
-    given = check_labels(given, n_classes=probs.shape[1], what="given labels", name=name)
-    flags = check_flags(name, flags, len(given))
-    probs = validate_pred_probs(probs, n=len(given), n_classes=probs.shape[1], name=name)
+    given, flags, probs = _checked(given, flags, suggestion_probs, confidence, name)
     others = probs.copy()
     others[np.arange(len(given)), given] = -1.0  # the suggestion is never the given label
     suggested = others.argmax(axis=1)
@@ -85,3 +86,56 @@ def relabel_flagged(
     labels = given.copy()
     labels[relabeled] = suggested[relabeled]
     return RelabelPlan(labels=labels, keep=~flags | relabeled, relabeled=relabeled)
+
+
+def second_generation(
+    given: np.ndarray,
+    flags: np.ndarray,
+    first_probs: np.ndarray,
+    *,
+    confidence: float,
+    name: str = "second",
+) -> RelabelPlan:
+    """The labels of a second model, from a first one trained on the unflagged rows.
+
+    Parameters
+    ----------
+    given
+        ``(n,)`` int given labels in ``0..C-1``.
+    flags
+        ``(n,)`` bool, the cleaning method's flags: the rows the first model did not train on.
+    first_probs
+        ``(n, C)`` the first model's probabilities of every train image.
+    confidence
+        In ``(0, 1]``: how probable the first model's class must be for it to change a label.
+    name
+        Who asks, named in errors.
+
+    Returns
+    -------
+    RelabelPlan
+        A flagged row takes the first model's class when that has at least ``confidence``
+        (its given label too, when the model confirms it), and is dropped otherwise. A kept
+        row takes the first model's class when that is another class with at least
+        ``confidence`` — the model trained on the row and still reads another class — and
+        keeps its given label otherwise. ``relabeled`` marks the rows whose label changed.
+    """
+    given, flags, probs = _checked(given, flags, first_probs, confidence, name)
+    predicted = probs.argmax(axis=1)
+    sure = probs[np.arange(len(given)), predicted] >= confidence
+    labels = np.where(sure, predicted, given)
+    keep = ~flags | sure
+    return RelabelPlan(labels=labels, keep=keep, relabeled=keep & (labels != given))
+
+
+def _checked(given, flags, probs, confidence, name):
+    """The inputs of a relabelling rule, checked: labels, flags and probabilities."""
+    if not 0.0 < confidence <= 1.0:
+        raise ValueError(f"{name}: confidence must be in (0, 1], got {confidence!r}")
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"{name}: probabilities must be (n, C), got shape {probs.shape}")
+    given = check_labels(given, n_classes=probs.shape[1], what="given labels", name=name)
+    flags = check_flags(name, flags, len(given))
+    probs = validate_pred_probs(probs, n=len(given), n_classes=probs.shape[1], name=name)
+    return given, flags, probs

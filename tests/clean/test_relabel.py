@@ -68,7 +68,7 @@ def test_the_truth_as_suggestion_gives_every_flip_its_true_label(flipped_task):
         ({"confidence": 0.0}, r"confidence must be in \(0, 1\], got 0.0"),
         ({"flags": np.zeros(5, bool)}, r"flags have shape \(5,\), expected \(600,\)"),
         ({"flags": np.zeros(600, int)}, "flags have dtype int64, expected bool"),
-        ({"suggestion_probs": np.ones(600)}, r"suggestion_probs must be \(n, C\)"),
+        ({"suggestion_probs": np.ones(600)}, r"probabilities must be \(n, C\)"),
         ({"suggestion_probs": np.full((600, 4), 0.5)}, "rows that do not sum to 1"),
         ({"given": np.full(600, 7)}, r"given labels must lie in 0..3"),
     ],
