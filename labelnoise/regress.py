@@ -685,6 +685,102 @@ def recovery_interval(
     return float(np.percentile(ratio, tail)), float(np.percentile(ratio, 100 - tail))
 
 
+CLEAN_CEILING = f"{CEILING}_relabel"
+"""The arm trained on every image under its true label: the clean-label ceiling. Without it in
+the grid, the baseline at rate 0 (the same images, every label true) takes its place."""
+
+
+def ceiling_arm(runs: pd.DataFrame, rate: float) -> tuple[float, str] | None:
+    """``(rate, method)`` of the clean-label ceiling for arms at ``rate`` in ``runs``, or None
+    when neither :data:`CLEAN_CEILING` at that rate nor the baseline at rate 0 ran."""
+    for cell in ((rate, CLEAN_CEILING), (0.0, BASELINE)):
+        if ((np.isclose(runs["rate"], cell[0])) & (runs["method"] == cell[1])).any():
+            return cell
+    return None
+
+
+def gap_closed(
+    runs: pd.DataFrame,
+    *,
+    rate: float,
+    method: str,
+    target: tuple[float, str],
+    level: float = 0.95,
+) -> tuple[float, float, float] | None:
+    """The share of the noisy baseline's gap to ``target`` that ``method`` closes at ``rate``:
+    (method − noisy) / (target − noisy), with its interval.
+
+    Parameters
+    ----------
+    runs
+        :attr:`Metrics.runs`: one row per seed, rate and arm.
+    rate, method
+        The arm.
+    target
+        ``(rate, method)`` of the arm that sets the gap: the clean-label ceiling
+        (:func:`ceiling_arm`: *gap closed*), or the drop-oracle at ``rate`` (*recovery*).
+    level
+        Coverage of the interval.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(value, low, high)``. With several seeds: the mean over seeds of each seed's share and
+        a t interval over seeds, which counts training noise and test sampling alike (each seed
+        generates its own images); with one seed: that seed's share and the test-sampling
+        bootstrap of :func:`recovery_interval`. None when an arm is missing or the target does
+        not beat the noisy arm.
+    """
+    cells = {"noisy": (rate, BASELINE), "arm": (rate, method), "target": target}
+    per_seed = {}
+    for key, (at, name) in cells.items():
+        rows = runs[np.isclose(runs["rate"], at) & (runs["method"] == name)]
+        per_seed[key] = rows.set_index("seed")[["accuracy", "n_correct", "n_test"]]
+    seeds = sorted(set.intersection(*(set(table.index) for table in per_seed.values())))
+    if not seeds:
+        return None
+    acc = {key: table.loc[seeds, "accuracy"].to_numpy(float) for key, table in per_seed.items()}
+    gap = acc["target"] - acc["noisy"]
+    if (gap <= 0).any():
+        return None
+    shares = (acc["arm"] - acc["noisy"]) / gap
+    if len(seeds) > 1:
+        half = (
+            stats.t.ppf(0.5 + level / 2, len(seeds) - 1) * shares.std(ddof=1) / np.sqrt(len(seeds))
+        )
+        return float(shares.mean()), float(shares.mean() - half), float(shares.mean() + half)
+    counts = [tuple(per_seed[k].loc[seeds[0], ["n_correct", "n_test"]].astype(int)) for k in cells]
+    interval = recovery_interval(*counts, level=level)
+    if interval is None:
+        return None
+    return float(shares[0]), *interval
+
+
+def accuracy_change(
+    runs: pd.DataFrame, *, rate: float, method: str, level: float = 0.95
+) -> tuple[float, float, float] | None:
+    """``method``'s test accuracy minus the noisy baseline's at ``rate``, with its interval.
+
+    Returns ``(value, low, high)``: with several seeds the mean of each seed's difference and a
+    t interval over seeds; with one seed a normal interval of two binomial proportions (the
+    arms share the test images, so it is conservative). None when either arm is missing.
+    """
+    at = runs[np.isclose(runs["rate"], rate)]
+    tables = [at[at["method"] == name].set_index("seed") for name in (method, BASELINE)]
+    seeds = sorted(set(tables[0].index) & set(tables[1].index))
+    if not seeds:
+        return None
+    arm, noisy = (t.loc[seeds] for t in tables)
+    diff = (arm["accuracy"] - noisy["accuracy"]).to_numpy(float)
+    if len(seeds) > 1:
+        half = stats.t.ppf(0.5 + level / 2, len(seeds) - 1) * diff.std(ddof=1) / np.sqrt(len(seeds))
+    else:
+        p = np.array([arm["accuracy"].iloc[0], noisy["accuracy"].iloc[0]])
+        n = np.array([arm["n_test"].iloc[0], noisy["n_test"].iloc[0]])
+        half = stats.norm.ppf(0.5 + level / 2) * np.sqrt((p * (1 - p) / n).sum())
+    return float(diff.mean()), float(diff.mean() - half), float(diff.mean() + half)
+
+
 def noise_rate_errors(detect: pd.DataFrame) -> pd.Series:
     """Largest |estimated − true noise rate| over the rates, per estimator, smallest first.
 
@@ -717,9 +813,11 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     -------
     dict
         ``accuracy`` at ``rate`` per arm (``none`` = trained on the noisy labels), the best
-        cleaning method by accuracy and its ``recovery`` = (cleaned − noisy) / (oracle − noisy)
-        (1 = as good as dropping exactly the false labels; ``None`` without an oracle arm) with
-        its 95% ``recovery_low`` / ``recovery_high`` (:func:`recovery_interval`); the best
+        cleaning arm by accuracy, its ``gap_closed`` = (cleaned − noisy) / (clean-label
+        ceiling − noisy) (1 = as good as every label true; :func:`ceiling_arm`) and its
+        ``recovery`` = (cleaned − noisy) / (oracle − noisy) (1 = as good as dropping exactly the
+        false labels), each with its 95% ``_low`` / ``_high`` (:func:`gap_closed`; ``None``
+        without the arm that sets the gap), and ``ceiling``, that ceiling's accuracy; the best
         detection F1, F1 at k = number of flips (the ranking apart from the count rule) and
         AUROC at ``rate`` with their methods; the noise-rate estimator whose largest error over
         the rates is smallest, and that error; the baseline's accuracy slope at rate 0 (per unit
@@ -728,15 +826,17 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     runs = metrics.runs[np.isclose(metrics.runs["rate"], rate)]
     accuracy = runs.groupby("method")["accuracy"].mean()
     cleaned = accuracy.drop([m for m in accuracy.index if is_reference(m)])
-    best_method, best_accuracy = _best(cleaned)
-    noisy, oracle = accuracy.get(BASELINE), accuracy.get(CEILING)
-    recovery, interval = None, None
-    if None not in (best_accuracy, noisy, oracle) and oracle > noisy:
-        recovery = (best_accuracy - noisy) / (oracle - noisy)
-        counts = runs.groupby("method")[["n_correct", "n_test"]].sum()
-        interval = recovery_interval(
-            *(tuple(counts.loc[m]) for m in (BASELINE, best_method, CEILING))
-        )
+    best_method, _ = _best(cleaned)
+    shares: dict[str, tuple | None] = {"gap_closed": None, "recovery": None}
+    ceiling = ceiling_arm(metrics.runs, rate)
+    targets = {"gap_closed": ceiling, "recovery": (rate, CEILING)}
+    for key, target in targets.items():
+        if best_method is not None and target is not None:
+            shares[key] = gap_closed(metrics.runs, rate=rate, method=best_method, target=target)
+    ceiling_accuracy = None
+    if ceiling is not None:
+        at = metrics.runs[np.isclose(metrics.runs["rate"], ceiling[0])]
+        ceiling_accuracy = float(at.loc[at["method"] == ceiling[1], "accuracy"].mean())
     detect = metrics.detect[np.isclose(metrics.detect["rate"], rate)]
     detect = detect[~detect["method"].map(is_reference)].groupby("method")
     f1_method, f1 = _best(detect["f1"].mean())
@@ -747,9 +847,12 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
         "rate": float(rate),
         "accuracy": {name: float(value) for name, value in accuracy.items()},
         "best_method": best_method,
-        "recovery": recovery,
-        "recovery_low": None if interval is None else interval[0],
-        "recovery_high": None if interval is None else interval[1],
+        "ceiling": ceiling_accuracy,
+        **{
+            f"{key}{suffix}": None if share is None else share[i]
+            for key, share in shares.items()
+            for i, suffix in enumerate(("", "_low", "_high"))
+        },
         "detection": {
             "best_f1": f1,
             "best_f1_method": f1_method,

@@ -40,30 +40,47 @@ def accuracy_markdown(metrics: Metrics, arms: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def recovery_markdown(metrics: Metrics, methods: Sequence[str]) -> str:
-    """Recovery = (cleaned − noisy) / (oracle − noisy) per nonzero rate, pooled over seeds, with
-    its 95% bootstrap interval (:func:`labelnoise.regress.recovery_interval`)."""
-    from labelnoise.regress import recovery_interval
+def share_markdown(metrics: Metrics, methods: Sequence[str], *, against: str) -> str:
+    """Per method and nonzero rate, the share of the noisy baseline's gap it closes with its
+    95% interval (:func:`labelnoise.regress.gap_closed`): ``against="ceiling"`` measures the
+    gap to the clean-label ceiling (*gap closed*), ``against="oracle"`` to the drop-oracle
+    (*recovery*)."""
+    from labelnoise.regress import ceiling_arm, gap_closed
 
-    counts = metrics.runs.groupby(["rate", "method"])[["n_correct", "n_test"]].sum()
-    rates = [r for r in sorted(set(metrics.runs["rate"])) if r > 0]
+    if against not in ("ceiling", "oracle"):
+        raise ValueError(f"against must be 'ceiling' or 'oracle', got {against!r}")
+    runs = metrics.runs
+    rates = [r for r in sorted(set(runs["rate"])) if r > 0]
     lines = ["| method | " + " | ".join(f"@{r:g}" for r in rates) + " |"]
     lines.append("|---" * (len(rates) + 1) + "|")
     for method in methods:
         cells = []
         for rate in rates:
-            arms = [(rate, m) for m in (BASELINE, method, CEILING)]
-            if not all(arm in counts.index for arm in arms):
-                cells.append("–")
-                continue
-            (k0, n0), (k1, n1), (k2, n2) = (tuple(counts.loc[arm]) for arm in arms)
-            gap = k2 / n2 - k0 / n0
-            interval = recovery_interval((k0, n0), (k1, n1), (k2, n2))
-            if gap <= 0 or interval is None:
-                cells.append("–")
-            else:
-                value = (k1 / n1 - k0 / n0) / gap
-                cells.append(f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]")
+            target = ceiling_arm(runs, rate) if against == "ceiling" else (rate, CEILING)
+            share = target and gap_closed(runs, rate=rate, method=method, target=target)
+            cells.append("–" if not share else f"{share[0]:.2f} [{share[1]:.2f}, {share[2]:.2f}]")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def change_markdown(metrics: Metrics, methods: Sequence[str]) -> str:
+    """Per method and rate, its test accuracy minus the noisy baseline's in points, with a 95%
+    interval (:func:`labelnoise.regress.accuracy_change`): the figure that needs no ceiling,
+    as with your own images."""
+    from labelnoise.regress import accuracy_change
+
+    runs = metrics.runs
+    rates = sorted(set(runs["rate"]))
+    lines = ["| method | " + " | ".join(f"@{r:g}" for r in rates) + " |"]
+    lines.append("|---" * (len(rates) + 1) + "|")
+    for method in methods:
+        cells = []
+        for rate in rates:
+            change = accuracy_change(runs, rate=rate, method=method)
+            cells.append(
+                "–" if change is None else
+                f"{100 * change[0]:+.1f} [{100 * change[1]:+.1f}, {100 * change[2]:+.1f}]"
+            )  # fmt: skip
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -129,7 +146,18 @@ def main(argv: list[str] | None = None) -> None:
     detected = [m for m in grid.detected if not is_reference(m)]
     print(f"seeds {seeds}; each cell: mean" + (" (range over seeds)" if len(seeds) > 1 else ""))
     print("\nTest accuracy\n\n" + accuracy_markdown(metrics, [BASELINE, *grid.retrained]))
-    print("\nRecovery, 95% interval\n\n" + recovery_markdown(metrics, cleaned))
+    print(
+        "\nGap closed to the clean-label ceiling, 95% interval\n\n"
+        + share_markdown(metrics, cleaned, against="ceiling")
+    )
+    print(
+        "\nRecovery (gap closed to the drop-oracle), 95% interval\n\n"
+        + share_markdown(metrics, cleaned, against="oracle")
+    )
+    print(
+        "\nAccuracy change against no cleaning, points, 95% interval\n\n"
+        + change_markdown(metrics, cleaned)
+    )
     rate = params.report.rate
     print("\nDetection\n\n" + detection_markdown(metrics, detected, rate=rate))
     print("\nNoise rate\n\n" + noise_rate_markdown(metrics))

@@ -61,14 +61,17 @@ def test_grid_from_params():
     raw["clean"]["consensus"]["members"] = ["cleanlab", "aum", "tvnet"]
     raw["retrain"]["methods"] = ["oracle", "cleanlab", "tvnet"]
     raw["retrain"]["relabel"] = ["consensus"]
+    raw["retrain"]["second"] = ["cleanlab"]
     raw["report"]["rate"] = 0.1
     grid = Grid.from_params(validate(raw))
     assert grid.rates == (0.0, 0.1, 0.3)
     assert all(isinstance(rate, float) for rate in grid.rates)
     # Everything cleaned is scored against the flips except "none", which flags nothing.
     assert grid.detected == ("oracle", "random", "cleanlab", "consensus", "aum", "tvnet")
-    # The dropping arms, then the relabelling ones, then the robust losses.
-    assert grid.retrained == ("oracle", "cleanlab", "tvnet", "consensus_relabel", "gce")
+    # The dropping arms, then the relabelling ones, the second generations, the robust losses.
+    assert grid.retrained == (
+        "oracle", "cleanlab", "tvnet", "consensus_relabel", "cleanlab_second", "gce"
+    )  # fmt: skip
 
 
 def _classification(rate: float, n_correct: int, n_test: int = 100) -> dict:
@@ -332,9 +335,12 @@ def test_headline_recovery_is_the_share_of_the_oracle_gain():
     # random arms (which know the truth) are not estimators.
     assert summary["noise_rate"]["best_estimator"] == "trusted"
     assert summary["noise_rate"]["max_error"] == pytest.approx(0.01)
-    # 2,000 test images per arm: recovery 0.5 with a bootstrap interval around it.
-    assert summary["recovery_low"] < 0.5 < summary["recovery_high"]
-    assert summary["recovery_high"] - summary["recovery_low"] < 0.4
+    # Both seeds close half the gap to the oracle: an interval over seeds of width 0.
+    assert summary["recovery_low"] == pytest.approx(0.5) == summary["recovery_high"]
+    # The clean-label ceiling is the baseline at rate 0 (0.99): no oracle_relabel arm here.
+    assert summary["ceiling"] == pytest.approx(0.99)
+    # The mean of each seed's share: 0.10 / 0.30 and 0.10 / 0.28.
+    assert summary["gap_closed"] == pytest.approx((0.10 / 0.30 + 0.10 / 0.28) / 2)
     assert summary["noisy_slope"] == -1.5 and summary["n_seeds"] == 2
     json.dumps(summary, allow_nan=False)
 
@@ -343,6 +349,40 @@ def test_headline_without_oracle_has_no_recovery():
     summary = headline(_headline_metrics(oracle=False), REGRESSION, rate=0.2)
     assert summary["best_method"] == "cleanlab"
     assert summary["recovery"] is None and summary["recovery_low"] is None
+
+
+def test_gap_closed_is_measured_against_the_clean_label_ceiling():
+    from labelnoise.regress import ceiling_arm, gap_closed
+
+    rows = [(0, 0.2, "none", 0.80), (0, 0.2, "cleanlab", 0.86), (0, 0.2, "oracle", 0.88)]
+    rows += [(0, 0.0, "none", 0.92)]
+    runs = _runs(rows)
+    # No arm trained on every true label at 0.2: the baseline at rate 0 is the ceiling.
+    assert ceiling_arm(runs, 0.2) == (0.0, "none")
+    value, low, high = gap_closed(runs, rate=0.2, method="cleanlab", target=(0.0, "none"))
+    assert value == pytest.approx(0.5)
+    assert low < 0.5 < high  # one seed: the test-sampling bootstrap
+    recovery = gap_closed(runs, rate=0.2, method="cleanlab", target=(0.2, "oracle"))
+    assert recovery[0] == pytest.approx(0.75)
+    with_relabel = _runs([*rows, (0, 0.2, "oracle_relabel", 0.90)])
+    assert ceiling_arm(with_relabel, 0.2) == (0.2, "oracle_relabel")
+    assert ceiling_arm(_runs(rows[:2]), 0.2) is None
+    # A target no better than the noisy arm leaves the share undefined.
+    assert gap_closed(runs, rate=0.2, method="oracle", target=(0.2, "none")) is None
+
+
+def test_gap_closed_over_seeds_has_a_t_interval():
+    from labelnoise.regress import gap_closed
+
+    rows = []
+    for seed, share in enumerate((0.4, 0.5, 0.6)):
+        rows += [(seed, 0.2, "none", 0.80), (seed, 0.0, "none", 0.90)]
+        rows += [(seed, 0.2, "second", 0.80 + share * 0.10)]
+    value, low, high = gap_closed(_runs(rows), rate=0.2, method="second", target=(0.0, "none"))
+    assert value == pytest.approx(0.5)
+    # t(2) 97.5% = 4.303, sd 0.1, three seeds.
+    assert high - value == pytest.approx(4.303 * 0.1 / np.sqrt(3), rel=1e-3)
+    assert low == pytest.approx(2 * value - high)
 
 
 def test_recovery_interval_narrows_with_test_images_and_needs_a_gap():

@@ -309,7 +309,9 @@ def _stage_repo(tmp_path: Path) -> Path:
     raw["noise"]["rates"] = RATES
     raw["clean"]["methods"] = ["none", "oracle", "random", "cleanlab"]
     raw["clean"]["trained"] = ["aum"]
-    raw["retrain"].update(methods=["oracle", "random", "cleanlab"], relabel=[], robust=[])
+    raw["retrain"].update(
+        methods=["oracle", "random", "cleanlab"], relabel=[], second=[], robust=[]
+    )
     raw["regress"]["bootstrap"] = 300
     raw["report"]["rate"] = 0.2
     (tmp_path / "params.yaml").write_text(json.dumps(raw))  # JSON is YAML 1.2

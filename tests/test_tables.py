@@ -1,4 +1,4 @@
-"""The README's tables from metric tables: means, seed ranges, recovery intervals."""
+"""The README's tables from metric tables: means, seed ranges, shares of the gap closed."""
 
 import numpy as np
 import pandas as pd
@@ -6,9 +6,10 @@ import pandas as pd
 from labelnoise.metrics import Metrics
 from labelnoise.tables import (
     accuracy_markdown,
+    change_markdown,
     detection_markdown,
     noise_rate_markdown,
-    recovery_markdown,
+    share_markdown,
 )
 
 
@@ -45,14 +46,27 @@ def test_accuracy_cells_are_seed_means_with_their_range():
     assert "| 0.2 | 0.810 (0.800–0.820) | 0.950 (0.940–0.960) | 0.910 (0.900–0.920) |" in table
 
 
-def test_recovery_is_the_share_of_the_oracle_gain_with_an_interval():
-    row = recovery_markdown(_metrics(), ["cleanlab"]).splitlines()[-1]
-    value, low, high = (
-        float(x)
-        for x in row.split("|")[2].replace("[", "").replace("]", "").replace(",", "").split()
+def _cell_values(row: str) -> list[float]:
+    return [float(x) for x in row.split("|")[2].translate(str.maketrans("[],", "   ")).split()]
+
+
+def test_shares_of_the_gap_to_the_ceiling_and_to_the_oracle_with_intervals():
+    metrics = _metrics()
+    runs = metrics.runs
+    # cleanlab's seeds scatter around 0.91 at 0.2; the others move with the seed together.
+    at = (runs["rate"] == 0.2) & (runs["method"] == "cleanlab")
+    runs.loc[at, "accuracy"] = [0.90, 0.93, 0.90]
+    ceiling = _cell_values(
+        share_markdown(metrics, ["cleanlab"], against="ceiling").splitlines()[-1]
     )
-    assert abs(value - (0.91 - 0.81) / (0.95 - 0.81)) < 0.01
-    assert low < value < high and high - low < 0.2
+    # The ceiling is the baseline at rate 0 (0.95 + 0.01 seed), as no oracle_relabel ran.
+    shares = [(0.90 - 0.80) / 0.15, (0.93 - 0.81) / 0.15, (0.90 - 0.82) / 0.15]
+    assert ceiling[0] == np.float64(round(np.mean(shares), 2))
+    assert ceiling[1] < ceiling[0] < ceiling[2]
+    oracle = _cell_values(share_markdown(metrics, ["cleanlab"], against="oracle").splitlines()[-1])
+    assert oracle[0] == round(np.mean([0.10 / 0.14, 0.12 / 0.14, 0.08 / 0.14]), 2)
+    change = change_markdown(metrics, ["cleanlab"]).splitlines()[-1]
+    assert "+10.0 [" in change  # 0.2: 10, 12 and 8 points above no cleaning
 
 
 def test_detection_and_noise_rate_tables():

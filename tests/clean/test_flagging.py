@@ -37,7 +37,7 @@ def _beta_probs(n_train=4000, n_val=400, eta=(0.1, 0.4), seed=0):
 
 
 def test_posterior_follows_bayes_with_each_class_its_own_noise():
-    probs, labels, wrong, val_probs, val_labels, per_class, own = _beta_probs()
+    probs, labels, _, val_probs, val_labels, per_class, own = _beta_probs()
     posterior = wrong_label_posterior(
         probs, labels, val_probs=val_probs, val_labels=val_labels, per_class_false=per_class
     )
