@@ -162,7 +162,7 @@ def arm_inputs(
         raise ValueError(f"{flags.parent}: {len(flagged)} flags for {len(labels)} train examples")
     probs = None
     if arm == "second":
-        probs = load_npy(first_probs)
+        probs = (load_npy(first_probs), load_npy(oos_probs))
     elif arm == "relabel":
         if get_method(method).suggests_truth:
             probs = np.eye(n_classes)[labels["true"].to_numpy()]
@@ -194,9 +194,9 @@ def arm_labels(
     flags
         ``(n,)`` bool, the cleaning method's flags (``drop`` and ``relabel``).
     suggestion_probs
-        ``(n, C)`` probabilities the suggested labels are read from: ``relabel``, see
-        :func:`labelnoise.clean.relabel.relabel_flagged`; ``second``, the drop arm's model,
-        see :func:`labelnoise.clean.relabel.second_generation`.
+        ``(n, C)`` probabilities the suggested labels are read from (``relabel``, see
+        :func:`labelnoise.clean.relabel.relabel_flagged`); for ``second`` the pair of the drop
+        arm's model's and the fold models' (:func:`labelnoise.clean.relabel.second_generation`).
     confidence
         Of a suggestion, for ``relabel``.
     name
@@ -220,8 +220,11 @@ def arm_labels(
         raise ValueError(f"{name}: the {arm} arm needs suggestion probabilities")
     from labelnoise.clean.relabel import relabel_flagged, second_generation
 
-    rule = second_generation if arm == "second" else relabel_flagged
-    plan = rule(given, flags, suggestion_probs, confidence=confidence, name=name)
+    if arm == "second":
+        first, oos = suggestion_probs
+        plan = second_generation(given, flags, first, oos, confidence=confidence, name=name)
+    else:
+        plan = relabel_flagged(given, flags, suggestion_probs, confidence=confidence, name=name)
     return plan.labels, plan.keep
 
 

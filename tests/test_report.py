@@ -464,3 +464,17 @@ def test_other_issues_show_outliers_and_duplicate_groups_with_file_names():
     assert section.count('class="card"') == 3 and "far.png" in section and "group 0" in section
     assert '<p class="notice" role="alert">check your labels</p>' in page
     assert "a.png" in page[page.index('id="gallery"') :]  # the suspects are named by file
+
+
+def test_gap_table_measures_each_arm_against_the_ceiling_and_the_oracle():
+    from labelnoise.report import _gap_table
+
+    rows = [(0, 0.0, "none", 0.98), (0, 0.2, "none", 0.90), (0, 0.2, "oracle", 0.96)]
+    rows += [(0, 0.2, "cleanlab", 0.94), (0, 0.2, "random", 0.89)]
+    runs = pd.DataFrame(rows, columns=["seed", "rate", "method", "accuracy"])
+    runs["n_test"] = 10_000
+    runs["n_correct"] = (runs["accuracy"] * 10_000).round().astype(int)
+    table = _gap_table(runs)
+    # cleanlab closes half the gap to the ceiling (0.98 at rate 0) and 2/3 of the oracle's.
+    assert ">0.50 [" in table and ">0.67 [" in table
+    assert ">random<" not in table and ">oracle<" not in table  # reference arms are not arms

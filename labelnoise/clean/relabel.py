@@ -5,10 +5,10 @@ suggested label the model is confident of, under that label; the other flagged e
 dropped. The suggested label is the most probable class other than the given one in the
 out-of-sample probabilities (for the reference arm, the true label).
 
-A second-generation arm (:func:`second_generation`) relabels by a model trained on the cleaned
-set instead — the drop arm's model, far cleaner than the fold models, which saw every false
-label — and lets it re-score the rows it kept as well (iterated cleaning in the spirit of INCV,
-Chen et al., ICML 2019).
+A second-generation arm (:func:`second_generation`) relabels with a model trained on the cleaned
+set as well — the drop arm's model, far cleaner than the fold models, which saw every false
+label — averaged with the fold models' out-of-sample view (iterated cleaning in the spirit of
+INCV, Chen et al., ICML 2019).
 """
 
 from __future__ import annotations
@@ -92,11 +92,13 @@ def second_generation(
     given: np.ndarray,
     flags: np.ndarray,
     first_probs: np.ndarray,
+    oos_probs: np.ndarray,
     *,
     confidence: float,
     name: str = "second",
 ) -> RelabelPlan:
-    """The labels of a second model, from a first one trained on the unflagged rows.
+    """The labels of a second model: the flagged rows labelled by a first model trained on the
+    unflagged ones together with the fold models.
 
     Parameters
     ----------
@@ -106,26 +108,29 @@ def second_generation(
         ``(n,)`` bool, the cleaning method's flags: the rows the first model did not train on.
     first_probs
         ``(n, C)`` the first model's probabilities of every train image.
+    oos_probs
+        ``(n, C)`` the fold models' out-of-sample probabilities.
     confidence
-        In ``(0, 1]``: how probable the first model's class must be for it to change a label.
-    name
-        Who asks, named in errors.
+        In ``(0, 1]``: how probable the class must be, in the mean of the two, for a flagged
+        row to take it.
 
     Returns
     -------
     RelabelPlan
-        A flagged row takes the first model's class when that has at least ``confidence``
-        (its given label too, when the model confirms it), and is dropped otherwise. A kept
-        row takes the first model's class when that is another class with at least
-        ``confidence`` — the model trained on the row and still reads another class — and
-        keeps its given label otherwise. ``relabeled`` marks the rows whose label changed.
+        A flagged row takes the most probable class of the mean of ``first_probs`` and
+        ``oos_probs`` (which may be its given label) when that class has at least
+        ``confidence``, and is dropped otherwise; unflagged rows keep their given label — the
+        first model trained on them, so its view of them is no evidence (relabelling them by
+        it moved correct labels of confusable classes at rate 0). ``relabeled`` marks the rows
+        whose label changed.
     """
-    given, flags, probs = _checked(given, flags, first_probs, confidence, name)
+    given, flags, first = _checked(given, flags, first_probs, confidence, name)
+    _, _, oos = _checked(given, flags, oos_probs, confidence, name)
+    probs = (first + oos) / 2
     predicted = probs.argmax(axis=1)
-    sure = probs[np.arange(len(given)), predicted] >= confidence
+    sure = flags & (probs[np.arange(len(given)), predicted] >= confidence)
     labels = np.where(sure, predicted, given)
-    keep = ~flags | sure
-    return RelabelPlan(labels=labels, keep=keep, relabeled=keep & (labels != given))
+    return RelabelPlan(labels=labels, keep=~flags | sure, relabeled=labels != given)
 
 
 def _checked(given, flags, probs, confidence, name):

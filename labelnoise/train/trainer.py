@@ -398,7 +398,7 @@ def fit(
     log_path = None if log_dir is None or rank > 0 else Path(log_dir)
     if rank > 0:
         ckpt = None
-    live = None if log_path is None else _start_log(log_path, run.model, names, start_epoch)
+    live = None if log_path is None else _start_log(log_path, run.model, names, history)
     bar = progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
     run.model.train()
     try:
@@ -623,16 +623,28 @@ def _predict_classes(model: nn.Module, x: Tensor, device: torch.device, batch: i
     return _batched(model, x, model, device, batch).argmax(1).cpu().numpy()
 
 
-def _start_log(log_path: Path, model: nn.Module, names: list[str], start_epoch: int):
-    """Write the model summary and label mapping; return the dvclive logger (or ``None``)."""
+def _start_log(log_path: Path, model: nn.Module, names: list[str], history: list[dict]):
+    """Write the model summary and label mapping; return the dvclive logger (or ``None``),
+    holding the curve of the ``history`` already trained (a resumed checkpoint's epochs)."""
     n_params = sum(p.numel() for p in model.parameters())
     write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
     write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
-    live = _open_live(log_path, resume=start_epoch > 0)
-    if live is not None and start_epoch > 0:
+    start_epoch = len(history)
+    curve = log_path / "plots" / "metrics" / "train" / "loss.tsv"
+    logged = len(curve.read_text().splitlines()) - 1 if curve.is_file() else 0
+    resume = start_epoch > 0 and logged == start_epoch
+    live = _open_live(log_path, resume=resume)
+    if live is None:
+        return None
+    if resume:
         # dvclive resumes a log whose last step is 0 at step 0 again; the checkpoint's epoch is
         # the step of the next row in every case.
         live.step = start_epoch
+    else:
+        # The log is gone (DVC removes a stage's outputs before it runs) or is another run's:
+        # the checkpoint's epochs are written again, so the curve is whole.
+        for record in history:
+            _log_epoch(record, live, None)
     return live
 
 

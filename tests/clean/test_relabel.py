@@ -96,7 +96,61 @@ def test_each_arm_trains_on_what_it_says(flipped_task):
     assert record["n_relabeled"] == int((fixed != given).sum()) > 0
     assert record["n_wrong_kept"] == int((keep & (fixed != true)).sum())
     assert record["n_wrong_kept"] < int(flipped.sum())
-    with pytest.raises(ValueError, match="unknown arm 'swap'; valid: drop, relabel, robust"):
+    with pytest.raises(
+        ValueError, match="unknown arm 'swap'; valid: drop, relabel, second, robust"
+    ):
         arm_labels(labels, arm="swap")
     with pytest.raises(ValueError, match="the relabel arm needs suggestion probabilities"):
         arm_labels(labels, arm="relabel", flags=flags)
+
+
+def _noisy_view(true, n_classes, strength, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1, (len(true), n_classes))
+    logits[np.arange(len(true)), true] += rng.uniform(0, strength, len(true))
+    return np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+
+def test_second_generation_changes_labels_only_through_its_rule(flipped_task):
+    from labelnoise.clean.relabel import second_generation
+
+    true, given, _, flags, oos = flipped_task
+    first = _noisy_view(true, 4, 6, seed=1)  # a cleaner model than the fold models
+    plan = second_generation(given, flags, first, oos, confidence=0.7)
+    mean = (first + oos) / 2
+    # Unflagged rows keep their given label and stay.
+    assert np.array_equal(plan.labels[~flags], given[~flags]) and plan.keep[~flags].all()
+    # A flagged row stays exactly when the mean view is sure of a class, under that class.
+    sure = mean.max(1) >= 0.7
+    assert np.array_equal(plan.keep[flags], sure[flags])
+    assert np.array_equal(plan.labels[flags & sure], mean.argmax(1)[flags & sure])
+    assert np.array_equal(plan.relabeled, plan.labels != given)
+    # Two views agree on the truth more often than the fold models alone do.
+    alone = relabel_flagged(given, flags, oos, confidence=0.7)
+    right = lambda p: (p.labels[p.keep & flags] == true[p.keep & flags]).mean()  # noqa: E731
+    assert right(plan) > right(alone)
+
+
+def test_second_generation_arm_trains_on_its_plan(flipped_task, tmp_path):
+    from labelnoise.cells import arm_inputs
+    from labelnoise.clean import CleanResult, save_result
+    from labelnoise.io import save_npy
+
+    true, given, flipped, flags, oos = flipped_task
+    labels = pd.DataFrame({"id": np.arange(len(true)), "true": true, "given": given,
+                           "flipped": flipped})  # fmt: skip
+    save_result(CleanResult(scores=flags.astype(float), flags=flags, noise_rate_estimate=0.2),
+                tmp_path / "flags.npz")  # fmt: skip
+    first = _noisy_view(true, 4, 6, seed=1)
+    save_npy(tmp_path / "first.npy", first.astype(np.float32))
+    save_npy(tmp_path / "oos.npy", oos.astype(np.float32))
+    trained, keep = arm_inputs(
+        labels, arm="second", method="consensus", flags=tmp_path / "flags.npz",
+        oos_probs=tmp_path / "oos.npy", confidence=0.7, n_classes=4,
+        first_probs=tmp_path / "first.npy",
+    )  # fmt: skip
+    from labelnoise.clean.relabel import second_generation
+
+    plan = second_generation(given, flags, first, oos, confidence=0.7)
+    np.testing.assert_array_equal(keep, plan.keep)
+    np.testing.assert_array_equal(trained, plan.labels)

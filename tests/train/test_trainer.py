@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+import shutil
 import warnings
 
 import numpy as np
@@ -381,3 +382,16 @@ def test_epoch_size_below_the_rows_is_refused(data):
             images, labels, n_classes=3, config=FAST, seed=0, rows=np.arange(100),
             epoch_size=99, progress=False,
         )  # fmt: skip
+
+
+def test_a_finished_checkpoint_resumed_into_a_fresh_log_writes_the_whole_curve(data, tmp_path):
+    ckpt, live = tmp_path / "ckpt.pt", tmp_path / "live"
+    options = {"n_classes": 3, "config": FAST, "seed": 3, "checkpoint_path": ckpt}
+    fit(*data, **options, log_dir=live, progress=False)
+    first = (live / "plots" / "metrics" / "train" / "loss.tsv").read_text()
+    shutil.rmtree(live)  # as DVC removes a stage's outputs before it runs again
+    fit(*data, **options, log_dir=live, progress=False)  # nothing left to train
+    again = (live / "plots" / "metrics" / "train" / "loss.tsv").read_text()
+    losses = [row.split("\t")[1] for row in again.splitlines()[1:]]
+    assert losses == [row.split("\t")[1] for row in first.splitlines()[1:]]
+    assert len(losses) == FAST.epochs
