@@ -817,8 +817,10 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
         ceiling − noisy) (1 = as good as every label true; :func:`ceiling_arm`) and its
         ``recovery`` = (cleaned − noisy) / (oracle − noisy) (1 = as good as dropping exactly the
         false labels), each with its 95% ``_low`` / ``_high`` (:func:`gap_closed`; ``None``
-        without the arm that sets the gap), and ``ceiling``, that ceiling's accuracy; the best
-        detection F1, F1 at k = number of flips (the ranking apart from the count rule) and
+        without the arm that sets the gap), and ``ceiling``, that ceiling's accuracy; its
+        ``change`` in accuracy against no cleaning with ``change_low`` / ``change_high``
+        (:func:`accuracy_change`: the figure that needs no ceiling, as with your own images);
+        the best detection F1, F1 at k = number of flips (the ranking apart from the count rule) and
         AUROC at ``rate`` with their methods; the noise-rate estimator whose largest error over
         the rates is smallest, and that error; the baseline's accuracy slope at rate 0 (per unit
         rate). Higher is better for every figure but the slope and the noise-rate error.
@@ -833,6 +835,11 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
     for key, target in targets.items():
         if best_method is not None and target is not None:
             shares[key] = gap_closed(metrics.runs, rate=rate, method=best_method, target=target)
+    change = (
+        None
+        if best_method is None
+        else accuracy_change(metrics.runs, rate=rate, method=best_method)
+    )
     ceiling_accuracy = None
     if ceiling is not None:
         at = metrics.runs[np.isclose(metrics.runs["rate"], ceiling[0])]
@@ -848,6 +855,10 @@ def headline(metrics: Metrics, regression: dict, *, rate: float) -> dict:
         "accuracy": {name: float(value) for name, value in accuracy.items()},
         "best_method": best_method,
         "ceiling": ceiling_accuracy,
+        **{
+            f"change{suffix}": None if change is None else change[i]
+            for i, suffix in enumerate(("", "_low", "_high"))
+        },
         **{
             f"{key}{suffix}": None if share is None else share[i]
             for key, share in shares.items()

@@ -46,3 +46,32 @@ def test_every_arm_is_trained_for_the_whole_splits_steps(monkeypatch, kept):
     )
     (call,) = calls
     assert call["epoch_size"] == 40 and len(call["rows"]) == kept
+
+
+def test_fold_models_train_with_the_fold_loss_and_the_baseline_keeps_its_own():
+    from labelnoise.cells import fold_config, train_config
+    from labelnoise.params import load_params
+
+    params = load_params()
+    baseline, folds = train_config(params.train), fold_config(params.train)
+    assert folds.loss == params.train.fold_loss == "gce"
+    assert baseline.loss == params.train.loss == "cross_entropy"
+    # Only the loss differs: the fold models take the baseline's settings and steps.
+    assert {k for k in baseline.__dict__ if getattr(baseline, k) != getattr(folds, k)} == {"loss"}
+
+
+def test_fit_stages_depend_on_nothing_that_only_flagging_reads():
+    from ruamel.yaml import YAML
+
+    from labelnoise.clean import METHODS
+    from labelnoise.clean.flagging import flag
+
+    stages = YAML().load(open("dvc.yaml"))["stages"]
+    fit_params = stages["fit"]["do"]["params"]
+    flagging = {"clean", "clean.count", "clean.cost_ratio", "clean.flag_own"}
+    assert not flagging & {str(p) for p in fit_params}
+    assert "clean.${item}" in fit_params  # the method's own block, which holds no flag rule
+    assert all("count" not in METHODS[m].run.__code__.co_varnames for m in METHODS)
+    # The clean stage is the one place that flags, and it reads the whole clean section.
+    assert "clean" in stages["clean"]["params"]
+    assert "flag(" in open("stages/clean.py").read() and flag.__module__.endswith("flagging")

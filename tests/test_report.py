@@ -478,3 +478,14 @@ def test_gap_table_measures_each_arm_against_the_ceiling_and_the_oracle():
     # cleanlab closes half the gap to the ceiling (0.98 at rate 0) and 2/3 of the oracle's.
     assert ">0.50 [" in table and ">0.67 [" in table
     assert ">random<" not in table and ">oracle<" not in table  # reference arms are not arms
+
+
+def test_without_a_nonzero_rate_the_arms_show_their_accuracy_change():
+    from labelnoise.report import _gap_table
+
+    rows = [(0, 0.0, "none", 0.80), (0, 0.0, "cleanlab", 0.83), (0, 0.0, "oracle", 0.80)]
+    runs = pd.DataFrame(rows, columns=["seed", "rate", "method", "accuracy"])
+    runs["n_test"] = 2_000
+    runs["n_correct"] = (runs["accuracy"] * 2_000).round().astype(int)
+    table = _gap_table(runs)
+    assert 'id="change-table"' in table and ">+3.0 [" in table
