@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labelnoise.tables", description=__doc__)
     parser.add_argument("--metrics-dir", type=Path, default=Path("metrics"))
     parser.add_argument("--experiments", action="store_true", help="pool the seed replicates")
+    parser.add_argument(
+        "--rev", action="append", help="with --experiments: those based on this git revision "
+        "(default HEAD; repeat for several)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     params = load_params()
     grid = Grid.from_params(params)
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.experiments:
             from labelnoise.replicates import export_metrics, find_replicates
 
-            replicates = find_replicates(".").replicates
+            replicates = find_replicates(".", revs=args.rev).replicates
             if not replicates:
                 raise ValueError("no finished run shares params.yaml except for seed")
             roots = export_metrics(replicates, Path(scratch))
