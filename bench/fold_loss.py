@@ -54,7 +54,7 @@ def main() -> None:
         accuracy = np.mean([(p.argmax(1) == test_labels).mean() for p in folds.others])
         ece = np.mean([expected_calibration_error(test_labels, p) for p in folds.others])
         own = folds.proba[np.arange(len(given)), given]
-        auroc = roc_auc_score(given != true, -own) if rate > 0 else float("nan")
+        auroc = f"{roc_auc_score(given != true, -own):.4f}" if rate > 0 else "–"
         return loss, rate, accuracy, ece, auroc
 
     jobs = [(loss, rate) for rate in args.rates for loss in LOSSES]
@@ -68,7 +68,7 @@ def main() -> None:
         "| rate | loss | fold test accuracy | ECE | AUROC of 1 − p(given) |\n|---|---|---|---|---|"
     )
     for loss, rate, accuracy, ece, auroc in rows:
-        print(f"| {rate:g} | {loss} | {accuracy:.4f} | {ece:.3f} | {auroc:.4f} |")
+        print(f"| {rate:g} | {loss} | {accuracy:.4f} | {ece:.3f} | {auroc} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Experiments at DVC speed, with real `dvc exp run`s of a shrunk tiny profile in a fresh git
 repository: every stage comes from the run cache, and the README's sweep block, run as written,
-queues a sweep of the flag criterion that trains no scoring model. Stages that ran are counted from DVC's own
-output."""
+queues a sweep of the flag criterion that trains no scoring model. Stages that ran are counted
+from DVC's own output."""
 
 import csv
 import itertools
