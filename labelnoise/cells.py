@@ -467,20 +467,19 @@ def flag_inputs(dataset, given: np.ndarray, train_dir: Path, trusted) -> tuple:
     """What the flagging step reads at one rate: a context (the given labels, the
     out-of-sample probabilities and the trusted estimate ``trusted``) and the ``(n,)``
     probability that each label is wrong (:func:`labelnoise.clean.flagging.wrong_label_posterior`:
-    calibrated on the trusted set when the val split is trusted, else the fold models' own)."""
+    calibrated on the trusted set when the val split is trusted, else the fold models' own view
+    at the level of the cross-validated noise estimate)."""
     from labelnoise.clean import CleanContext
     from labelnoise.clean.flagging import wrong_label_posterior
     from labelnoise.io import load_npy
 
     pred_probs = load_npy(Path(train_dir) / "oos_probs.npy")
-    trusted_set = {}
+    trusted_set = {"per_class_false": trusted.per_class}
     if dataset.trusted_val:
         _, val_labels, _ = dataset.split("val")
-        trusted_set = {
-            "val_probs": load_npy(Path(train_dir) / "val_probs.npy"),
-            "val_labels": val_labels,
-            "per_class_false": trusted.per_class,
-        }
+        trusted_set.update(
+            val_probs=load_npy(Path(train_dir) / "val_probs.npy"), val_labels=val_labels
+        )
     context = CleanContext(
         labels=given, n_classes=dataset.n_classes, pred_probs=pred_probs, trusted_noise=trusted
     )

@@ -49,7 +49,9 @@ def wrong_label_posterior(
     in the proportion ``eta_j`` that the trusted noise estimate gives. Then
     ``P(wrong | p) = 1 - (1 - eta_j) f_correct(p) / f_train(p)``; the density ratio comes from
     an isotonic regression that tells the train examples' ``p`` from the trusted ones', so the
-    posterior falls as ``p`` rises. Without a trusted set it is the model's own ``1 - p``.
+    posterior falls as ``p`` rises. Without a trusted set, the fold models' own view ranks
+    (the posterior falls linearly in ``p``) and ``per_class_false`` (then the cross-validated
+    estimate) sets its level; with neither, it is the model's own ``1 - p``.
 
     Parameters
     ----------
@@ -64,7 +66,7 @@ def wrong_label_posterior(
         ``(m,)`` true labels of the trusted images.
     per_class_false
         ``(C,)`` estimated count of false labels among the examples given each label (the
-        trusted estimate's ``per_class``).
+        noise estimate's ``per_class``); in every case the posteriors of a class sum to it.
 
     Returns
     -------
@@ -76,7 +78,15 @@ def wrong_label_posterior(
     labels = np.asarray(labels)
     own = pred_probs[np.arange(len(labels)), labels].astype(np.float64)
     if val_probs is None:
-        return 1.0 - own
+        if per_class_false is None:
+            return 1.0 - own
+        posterior = 1.0 - own
+        for c in range(pred_probs.shape[1]):
+            rows = np.flatnonzero(labels == c)
+            if rows.size:
+                eta = float(np.clip(per_class_false[c] / rows.size, 0.0, 1.0))
+                posterior[rows] = _matching_count(own[rows], eta)
+        return posterior
     if val_labels is None or per_class_false is None:
         raise ValueError("wrong_label_posterior: a trusted set needs val_labels and the counts")
     val_probs = np.asarray(val_probs, dtype=np.float64)

@@ -48,8 +48,14 @@ def test_posterior_follows_bayes_with_each_class_its_own_noise():
     for c in (0, 1):  # the expected number of false labels is the estimate's
         rows = labels == c
         assert posterior[rows].sum() == pytest.approx(per_class[c], rel=0.15)
-    # Without a trusted set it is the model's own view.
+    # Without a trusted set the model's own view ranks, and the noise estimate sets the level.
     np.testing.assert_allclose(wrong_label_posterior(probs, labels), 1 - own)
+    anchored = wrong_label_posterior(probs, labels, per_class_false=per_class)
+    for c in (0, 1):
+        rows = labels == c
+        assert anchored[rows].sum() == pytest.approx(per_class[c], rel=1e-3)
+        order = np.argsort(own[rows])
+        assert np.all(np.diff(anchored[rows][order]) <= 1e-12)  # falls as p(label) rises
 
 
 def test_posterior_takes_each_fold_models_view_of_the_trusted_set():
