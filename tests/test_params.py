@@ -88,17 +88,25 @@ def test_relabel_and_robust_arms_are_checked():
 
 def test_arms_are_the_dropping_relabelling_and_robust_ones():
     raw = _default()
-    raw["retrain"].update(methods=["oracle", "cleanlab"], relabel=["cleanlab"], robust=["gce"])
-    assert validate(raw).retrain.arms == ["oracle", "cleanlab", "cleanlab_relabel", "gce"]
+    raw["retrain"].update(
+        methods=["oracle", "cleanlab"], relabel=["cleanlab"], second=["cleanlab"], robust=["gce"]
+    )
+    assert validate(raw).retrain.arms == [
+        "oracle", "cleanlab", "cleanlab_relabel", "cleanlab_second", "gce"
+    ]  # fmt: skip
+    raw["retrain"]["second"] = ["consensus"]  # no drop arm of the consensus to build on
+    with pytest.raises(ValueError, match=r"retrain.second: \['consensus'\] build on the drop arm"):
+        validate(raw)
+    raw["retrain"]["second"] = []
 
 
 def test_consensus_members_must_be_cleaned():
     raw = _default()
-    raw["clean"]["methods"].remove("mistakenness")
-    assert "mistakenness" not in raw["retrain"]["methods"]
-    assert "mistakenness" in raw["clean"]["consensus"]["members"]
+    raw["clean"]["methods"].remove("knn")
+    assert "knn" not in raw["retrain"]["methods"]
+    assert "knn" in raw["clean"]["consensus"]["members"]
     with pytest.raises(
-        ValueError, match=r"clean.consensus.members: \['mistakenness'\] are not cleaning methods"
+        ValueError, match=r"clean.consensus.members: \['knn'\] are not cleaning methods"
     ):
         validate(raw)
     raw = _default()
@@ -112,17 +120,18 @@ def test_consensus_members_must_be_cleaned():
     raw["clean"]["methods"].remove("consensus")
     raw["retrain"]["methods"].remove("consensus")
     raw["retrain"]["relabel"].remove("consensus")
+    raw["retrain"]["second"].remove("consensus")
     params = validate(raw)
     assert "consensus" not in params.clean.cleaned and params.results.method == "cleanlab"
 
 
 def test_model_training_method_in_clean_methods_is_refused():
     raw = _default()
-    raw["clean"]["trained"].remove("tvnet")
-    raw["clean"]["methods"].append("tvnet")
+    raw["clean"]["trained"].remove("aum")
+    raw["clean"]["methods"].append("aum")
     with pytest.raises(
         ValueError,
-        match=r"clean.methods: \['tvnet'\] train models of their own: list them in clean.trained",
+        match=r"clean.methods: \['aum'\] train models of their own: list them in clean.trained",
     ):
         validate(raw)
 
@@ -141,7 +150,7 @@ def test_light_method_in_clean_trained_is_refused():
 def test_cleaned_is_methods_then_trained():
     params = validate(_default())
     assert params.clean.cleaned == [*params.clean.methods, *params.clean.trained]
-    assert set(params.clean.trained) == {"tvnet", "data_params", "aum"}
+    assert set(params.clean.trained) == {"data_params", "aum"}
 
 
 def test_report_and_results_rates_must_be_of_the_grid():
@@ -179,7 +188,7 @@ def test_results_method_must_be_a_cleaning_method():
         validate(raw)
     raw["results"]["method"] = None
     raw["clean"]["methods"] = ["none", "oracle", "cleanlab"]
-    raw["retrain"].update(methods=["cleanlab"], relabel=[])
+    raw["retrain"].update(methods=["cleanlab"], relabel=[], second=[])
     assert validate(raw).results.method == "cleanlab"
 
 
@@ -222,9 +231,10 @@ def test_cross_field_problems_are_reported_at_once_with_their_key_paths():
     with pytest.raises(ValueError) as err:
         validate(raw, source="params.yaml")
     message = str(err.value)
-    assert message.startswith("params.yaml: 8 invalid parameter(s):")
+    assert message.startswith("params.yaml: 9 invalid parameter(s):")
     for key in (
         "clean.trained: ['hardness'] train no model",
+        "retrain.second: ['consensus'] build on the drop arm's model",
         "clean.methods: ['hardness'] listed in both",
         "clean.consensus.members: ['oracle']",
         "retrain.methods: ['magic']",

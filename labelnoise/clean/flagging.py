@@ -20,6 +20,7 @@ these settings.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
@@ -211,6 +212,16 @@ def flag(
         cost_ratio=cost_ratio,
     )  # fmt: skip
     flags = method.flag_counts(ctx, result, counts)
+    expected = int(np.sum(ctx.trusted_noise.per_class))
+    if rule == "cost" and flags.sum() > 2 * expected:
+        # A score that barely ranks the false labels calibrates to about the noise rate
+        # everywhere; above 1 / (1 + cost_ratio) that flags nearly everything.
+        warnings.warn(
+            f"{method.name}: count='cost' flags {int(flags.sum())} examples, more than twice the "
+            f"{expected} false labels the noise estimate expects: its scores rank them little "
+            "better than chance; consider clean.flag_own or count='trusted' for it",
+            stacklevel=2,
+        )
     return CleanResult(
         scores=result.scores,
         flags=np.asarray(flags, dtype=bool),

@@ -144,6 +144,17 @@ def test_cost_rule_flags_more_as_a_kept_false_label_costs_more():
     assert found / flipped.sum() > 0.9 and found / at_one.flags.sum() > 0.6
 
 
+def test_a_score_that_ranks_nothing_is_warned_about_under_the_cost_rule():
+    ctx, _, _ = _flag_context(rate=0.4)
+    method = get_method("mistakenness")
+    noise = np.random.default_rng(3).random(ctx.n)  # a score that knows nothing
+    result = CleanResult(scores=noise, flags=np.zeros(ctx.n, bool), noise_rate_estimate=0.4)
+    posterior = wrong_label_posterior(ctx.pred_probs, ctx.labels)
+    with pytest.warns(UserWarning, match="more than twice the"):
+        flagged = flag(method, result, ctx, rule="cost", cost_ratio=3.0, posterior=posterior)
+    assert flagged.flags.sum() > 2 * ctx.trusted_noise.per_class.sum()
+
+
 def test_own_rule_and_reference_arms_keep_their_flags():
     ctx, flipped, _ = _flag_context()
     method = get_method("mistakenness")

@@ -294,13 +294,21 @@ def _clean(method: str = "cleanlab", **changes) -> Clean:
     """The clean stage running ``method`` alone (so the message comes from it); ``changes`` are
     params keys with ``__`` for dots."""
     # aum's result comes from the project's fit folder; it stays valid in every case.
-    alone = {"clean.methods": [method], "retrain.methods": [method], "retrain.relabel": []}
+    alone = {
+        "clean.methods": [method], "retrain.methods": [method], "retrain.relabel": [],
+        "retrain.second": [],
+    }  # fmt: skip
     return Clean({**alone, **{key.replace("__", "."): v for key, v in changes.items()}})
 
 
 CONSENSUS = Clean()  # cleanlab, aum from fit/ and consensus of the two: the project's params
 TRAINED = Clean(
-    {"clean.methods": ["cleanlab"], "retrain.methods": ["cleanlab", "aum"], "retrain.relabel": []}
+    {
+        "clean.methods": ["cleanlab"],
+        "retrain.methods": ["cleanlab", "aum"],
+        "retrain.relabel": [],
+        "retrain.second": [],
+    }
 )
 
 

@@ -40,6 +40,8 @@ TOY_PARAMS = {
     "clean.consensus": {"members": ["cleanlab", "low_confidence", "aum"]},
     "retrain.methods": ["low_confidence"],
     "retrain.relabel": [],
+    "retrain.second": [],
+    "clean.flag_own": ["low_confidence"],  # its own rule: the fraction its params block sets
 }
 
 

@@ -78,6 +78,7 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
             "clean.trained": ["aum"],
             "retrain.methods": ["cleanlab"],
             "retrain.relabel": [],
+            "retrain.second": [],
         },
     )
     _stage(tmp_path, "generate.py", "--out", "data/dataset", "--figure", "examples.png")
