@@ -41,6 +41,7 @@ LABEL_SENSITIVE = [
     entry for entry in PROBABILITY_METHODS if entry[0] in ("cleanlab", "mistakenness")
 ]
 TRAINED = ("tvnet", "data_params", "aum")
+FEATURE_METHODS = ("knn",)  # score by the train features alone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +173,37 @@ def _ids(entries):
 
 def test_every_registered_method_is_covered():
     covered = {name for name, _ in PROBABILITY_METHODS} | set(TRAINED) | {"consensus"}
-    assert covered == set(METHODS)
+    assert covered | set(FEATURE_METHODS) == set(METHODS)
+
+
+@SETTINGS
+@given(
+    n=st.integers(2, 40),
+    dim=st.integers(1, 6),
+    c=st.integers(2, 5),
+    k=st.integers(1, 25),
+    seed=st.integers(0, 2**16),
+)
+def test_knn_scores_are_shares_one_per_example_and_permute_with_the_rows(n, dim, c, k, seed):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, dim)) + 1e-3  # no all-zero row: cosine needs a direction
+    labels = rng.integers(0, c, n)
+    ctx = CleanContext(labels=labels, n_classes=c, pred_probs=np.full((n, c), 1 / c),
+                       features=features)  # fmt: skip
+    result = get_method("knn").run(ctx, n_neighbors=k)
+    assert result.scores.shape == (n,) and np.isfinite(result.scores).all()
+    assert ((0 <= result.scores) & (result.scores <= 1)).all()
+    assert result.flags.dtype == np.bool_
+    order = rng.permutation(n)
+    moved = CleanContext(labels=labels[order], n_classes=c, pred_probs=ctx.pred_probs,
+                         features=features[order])  # fmt: skip
+    # Ties among equally near neighbours can pick others; the distinct-distance case is exact.
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    distances = 1 - unit @ unit.T  # the cosine distances the search uses
+    upper = distances[np.triu_indices(n, 1)]
+    if len(np.unique(np.round(upper, 9))) == len(upper):
+        again = get_method("knn").run(moved, n_neighbors=k)
+        np.testing.assert_allclose(again.scores, result.scores[order])
 
 
 @pytest.mark.parametrize(("name", "params"), PROBABILITY_METHODS, ids=_ids(PROBABILITY_METHODS))

@@ -12,7 +12,8 @@ for every method, by ``clean.count``:
   up a correct one, so an example is worth flagging once ``cost_ratio * p > 1 - p``. That
   probability is the method's score calibrated (isotonic regression, so the ranking is kept)
   against :func:`wrong_label_posterior`, the fold models' view of each label, which the trusted
-  set calibrates.
+  set calibrates. Whatever it says, each class keeps at least half of the images that the noise
+  estimate says are correct.
 
 Only the ``clean`` stage flags, so the ``fit`` stages of the trained methods never depend on
 these settings.
@@ -166,7 +167,12 @@ def per_class_counts(
     if posterior is None:
         raise ValueError("count='cost' needs the wrong-label posterior")
     wrong = calibrate_scores(scores, posterior) > 1.0 / (1.0 + cost_ratio)
-    return np.bincount(labels[wrong], minlength=n_classes).astype(np.int64)
+    counts = np.bincount(labels[wrong], minlength=n_classes).astype(np.int64)
+    # Each class keeps at least half of the images the noise estimate says are correct: a score
+    # that ranks nothing calibrates to the class's noise rate everywhere and would flag them all.
+    sizes = np.bincount(labels, minlength=n_classes)
+    correct = sizes - np.minimum(np.asarray(ctx.trusted_noise.per_class), sizes)
+    return np.minimum(counts, sizes - np.ceil(correct / 2).astype(np.int64))
 
 
 def flag(

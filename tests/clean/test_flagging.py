@@ -145,14 +145,23 @@ def test_cost_rule_flags_more_as_a_kept_false_label_costs_more():
 
 
 def test_a_score_that_ranks_nothing_is_warned_about_under_the_cost_rule():
-    ctx, _, _ = _flag_context(rate=0.4)
+    ctx, _, _ = _flag_context(rate=0.2)
     method = get_method("mistakenness")
     noise = np.random.default_rng(3).random(ctx.n)  # a score that knows nothing
-    result = CleanResult(scores=noise, flags=np.zeros(ctx.n, bool), noise_rate_estimate=0.4)
-    posterior = wrong_label_posterior(ctx.pred_probs, ctx.labels)
+    result = CleanResult(scores=noise, flags=np.zeros(ctx.n, bool), noise_rate_estimate=0.2)
+    posterior = wrong_label_posterior(
+        ctx.pred_probs, ctx.labels, per_class_false=ctx.trusted_noise.per_class
+    )
+    # It calibrates to the noise rate (0.2) everywhere, above 1 / (1 + 9): flag them all, but
+    # for the images each class must keep.
     with pytest.warns(UserWarning, match="more than twice the"):
-        flagged = flag(method, result, ctx, rule="cost", cost_ratio=3.0, posterior=posterior)
+        flagged = flag(method, result, ctx, rule="cost", cost_ratio=9.0, posterior=posterior)
     assert flagged.flags.sum() > 2 * ctx.trusted_noise.per_class.sum()
+    # Each class still keeps half of the images the estimate says are correct.
+    for c in range(ctx.n_classes):
+        rows = ctx.labels == c
+        correct = rows.sum() - ctx.trusted_noise.per_class[c]
+        assert (rows & ~flagged.flags).sum() >= np.ceil(correct / 2)
 
 
 def test_own_rule_and_reference_arms_keep_their_flags():
