@@ -98,7 +98,7 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     params["data"]["n_train"] = 200
     params["noise"]["rates"] = [0.2]
     params["clean"].update(methods=["oracle"], trained=["aum"])
-    params["retrain"].update(methods=["oracle"], relabel=[], robust=[])
+    params["retrain"].update(methods=["oracle"], relabel=[], second=[], robust=[])
     params["train"].update(
         {
             "distributed": True,
