@@ -6,9 +6,7 @@ true labels and is tested on its 10,000 clean test images. The arms:
 
 - ``plain``: the model as trained, one forward pass per test image;
 - ``flip``: test-time augmentation, the mean of the probabilities of each image and its mirror
-  (every alteration survives a horizontal flip, as ``train.hflip`` says);
-- ``ema`` (with ``--ema``): the same trainings read off an exponential moving average of their
-  weights, kept by ``train.ema_decay``.
+  (every alteration survives a horizontal flip, as ``train.hflip`` says).
 
 Prints one line per arm: mean and sd (in points) over the seeds, and each arm's sd over the
 plain one's. Trainings run side by side on the CPU as the pipeline runs them.
@@ -52,25 +50,20 @@ def accuracies(model, images: np.ndarray, labels: np.ndarray) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--ema", type=float, default=None, help="train.ema_decay of the ema arm")
     args = parser.parse_args()
     params = load_params()
     dataset = dataset_of(params)
     images, labels, _ = dataset.split("train")
     test_images, test_labels, _ = dataset.split("test")
     config = replace(train_config(params.train), device="cpu")
-    jobs = [(seed, config, "") for seed in args.seeds]
-    if args.ema is not None:
-        jobs += [(seed, replace(config, ema_decay=args.ema), "ema ") for seed in args.seeds]
 
-    def train(job):
-        seed, cfg, prefix = job
-        model = fit(images, labels, n_classes=dataset.n_classes, config=cfg, seed=seed,
+    def train(seed: int) -> dict[str, float]:
+        model = fit(images, labels, n_classes=dataset.n_classes, config=config, seed=seed,
                     progress=False).model  # fmt: skip
-        return {prefix + k: v for k, v in accuracies(model, test_images, test_labels).items()}
+        return accuracies(model, test_images, test_labels)
 
-    workers = worker_count(0, jobs=len(jobs), device=torch.device("cpu"))
-    rows = map_workers(train, jobs, workers=workers, threads=0)
+    workers = worker_count(0, jobs=len(args.seeds), device=torch.device("cpu"))
+    rows = map_workers(train, args.seeds, workers=workers, threads=0)
     arms: dict[str, list[float]] = {}
     for row in rows:
         for arm, value in row.items():

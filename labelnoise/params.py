@@ -139,7 +139,7 @@ class CleanParams(_Section):
     methods: list[str]
     trained: list[str] = Field(default_factory=list)
     count: FlagRule = "cost"  # labelnoise.clean.flagging: how every method's flags are chosen
-    cost_ratio: float = Field(3.0, gt=0.0)  # a false label kept / a correct one flagged
+    cost_ratio: float = Field(1.5, gt=0.0)  # a false label kept / a correct one flagged
     flag_own: list[str] = Field(default_factory=list)  # methods flagged by their own rule
 
     @field_validator("methods", "trained", "flag_own")
