@@ -53,6 +53,18 @@ def load_trained_model(path: Path, dataset, *, params: TrainParams):
     return load_weights(model, path).eval()
 
 
+def save_weights(path: Path, model) -> None:
+    """Write ``model``'s ``state_dict``, every tensor moved to the CPU, atomically to ``path``
+    (what :func:`load_trained_model` reads back)."""
+    import torch
+
+    from labelnoise.io import atomic_path
+
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
 def read_noisy_labels(path: Path, dataset) -> pd.DataFrame:
     """``labels.csv`` of the corrupt stage, checked row by row against the dataset's train split.
 

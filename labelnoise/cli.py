@@ -1,10 +1,15 @@
-"""What every stage script shares: one-line errors and a non-zero exit instead of a traceback."""
+"""What every stage script shares: one-line errors and a non-zero exit instead of a traceback,
+and the wall time of a stage that finished."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable
+
+from labelnoise.progress import format_duration
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -19,8 +24,13 @@ def run_stage(main: Callable[[], None]) -> None:
     after every epoch, so an interrupted stage leaves its previous outputs (or none) and the
     next ``dvc repro`` resumes. It exits 130 with a message. Anything else keeps its traceback,
     as it is a bug.
+
+    A stage that finishes ends with ``stage done in <wall time>`` on stderr, beside its
+    progress, so that stdout holds only its results; under torchrun only the first process
+    says it.
     """
     signal.signal(signal.SIGTERM, _interrupt)
+    start = time.monotonic()
     try:
         main()
     except ValueError as err:
@@ -33,3 +43,5 @@ def run_stage(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("interrupted: finished outputs are kept; run `dvc repro` to resume", file=sys.stderr)
         sys.exit(130)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"stage done in {format_duration(time.monotonic() - start)}", file=sys.stderr)

@@ -44,6 +44,7 @@ class DataParams(_Section):
     resize: Literal["crop", "pad", "stretch"] = "crop"
     on_bad_image: Literal["error", "skip"] = "error"
     workers: int = Field(0, ge=0)
+    reviewed: str = Field("reviewed", min_length=1)
 
     @field_validator("vertices")
     @classmethod
@@ -218,12 +219,27 @@ class RegressParams(_Section):
         return value
 
 
+ImageCheck = Literal[
+    "dark",
+    "light",
+    "blurry",
+    "low_information",
+    "odd_size",
+    "odd_aspect_ratio",
+    "grayscale",
+    "exact_duplicates",
+    "near_duplicates",
+]  # cleanvision's checks (labelnoise.issues.IMAGE_CHECKS)
+
+
 class ResultsParams(_Section):
     rate: float | None = None  # None: as report.rate
     method: str | None = None  # None: consensus when it runs, else the first cleaning method
     links: Literal["hardlink", "symlink", "auto"] = "hardlink"
-    n_neighbors: int = Field(20, ge=2)
-    near_duplicate: float = Field(0.1, gt=0.0, lt=1.0)
+    n_neighbors: int = Field(20, ge=2)  # k of Datalab's nearest-neighbour graph
+    near_duplicate: float = Field(0.1, gt=0.0, lt=1.0)  # Datalab's near_duplicate threshold
+    image_checks: list[ImageCheck] = Field(default_factory=lambda: list(ImageCheck.__args__))
+    image_workers: int = Field(1, ge=1)  # cleanvision's processes
 
 
 class Params(_Section):
@@ -359,12 +375,19 @@ def _results_problems(params: Params) -> list[str]:
     if results.method is None:
         combined = _capable(valid, "combines")
         object.__setattr__(results, "method", next(iter(combined or valid), None))
-    return problems + _outside(
+    problems += _outside(
         "results.method",
         results.method,
         valid,
         "is not a cleaning method of clean.methods or clean.trained",
     )
+    if results.method in valid and results.method not in params.retrain.methods:
+        # The cleaned model (stage `model`) is the drop arm that retrain@<results.method> trains.
+        problems.append(
+            f"results.method: {results.method!r} has no drop arm, so no cleaned model to deploy: "
+            f"list it in retrain.methods {params.retrain.methods} too"
+        )
+    return problems
 
 
 def _regress_problems(params: Params) -> list[str]:

@@ -2,7 +2,9 @@
 
 The ``regress`` stage declares each table as a plot drawn with a template in ``.dvc/plots``: a
 line per value of the ``method`` (or ``rate``) column, so the plots follow whatever grid
-``params.yaml`` holds.
+``params.yaml`` holds. Vega joins a line's points in the order of x, which suits curves over the
+rate or the epoch; a precision-recall curve goes back on itself in x, so its table numbers its
+points (``point``) and the ``curve`` template joins them in that order.
 """
 
 from __future__ import annotations
@@ -48,15 +50,17 @@ def detection_long(detect: pd.DataFrame) -> pd.DataFrame:
 
 
 def pr_long(pr_dir: Path, *, rate: float, grid: Grid) -> pd.DataFrame:
-    """``method, recall, precision``: the precision-recall curve of every detecting method at
-    ``rate``, read from the ``clean`` stage's ``<rate>-<method>.json`` files."""
+    """``method, point, recall, precision``: the precision-recall curve of every detecting
+    method at ``rate``, read from the ``clean`` stage's ``<rate>-<method>.json`` files; ``point``
+    numbers each curve's points from 0 in the order they are joined."""
     from labelnoise.metrics import read_record
 
     frames = []
     for method in grid.detected:
         path = Path(pr_dir) / f"{rate_name(rate)}-{method}.json"
         curve = pd.DataFrame(read_record(path)["curve"], columns=["recall", "precision"])
-        frames.append(curve.assign(method=method)[["method", "recall", "precision"]])
+        curve = curve.assign(method=method, point=range(len(curve)))
+        frames.append(curve[["method", "point", "recall", "precision"]])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -12,6 +12,8 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -119,6 +121,7 @@ select, button { font: inherit; padding: 2px 6px; }
 .card img { width: 96px; height: 96px; image-rendering: pixelated; flex: none;
             border: 1px solid var(--line); }
 .card .score { font-weight: 700; }
+.card.pair img { width: 64px; height: 64px; }
 .card .truth.bad { color: var(--bad); font-weight: 600; }
 .card .truth.ok { color: var(--ok); }
 .card .differs { color: var(--bad); }
@@ -661,30 +664,164 @@ def _gallery(
     )
 
 
-ISSUE_COLUMNS = ("row", "kind", "detail", "label_name")
-"""Columns of the other-issues table: train row, ``outlier`` / ``exact duplicate`` / ``near
-duplicate``, what to say of it (score, group), the given label's name."""
+ISSUE_DESCRIPTIONS = {
+    "label": ("results.method", "the given label is likely wrong"),
+    "outlier": ("Datalab", "far from the other train images in the features"),
+    "near_duplicate": ("Datalab", "features almost identical to another train image's"),
+    "non_iid": ("Datalab", "the images' order is not random (score: the test's p-value)"),
+    "class_imbalance": ("Datalab", "in the rarest class, when it is far rarer than the others"),
+    "underperforming_group": (
+        "Datalab",
+        "in the class the models do worst on, when markedly worse than on the others",
+    ),
+    "dark": ("cleanvision", "dark image"),
+    "light": ("cleanvision", "washed-out, overly bright image"),
+    "blurry": ("cleanvision", "blurry image"),
+    "low_information": ("cleanvision", "little information (low entropy): near-constant"),
+    "odd_size": ("cleanvision", "much smaller or larger than the others"),
+    "odd_aspect_ratio": ("cleanvision", "unusually elongated"),
+    "grayscale": ("cleanvision", "greyscale among colour images"),
+    "exact_duplicates": ("cleanvision", "the same pixels as another train image (MD5)"),
+    "near_duplicates": ("cleanvision", "the same perceptual hash as another train image"),
+    "leak": (
+        "pixels, cleanvision",
+        "the same (exact) or nearly the same (near: perceptual hash) image in two splits; "
+        "counted in pairs (results/leaks.csv)",
+    ),
+}
+"""Issue type: (what found it, what it means), in the order of ``issue_summary.csv``."""
 
 
-def _other_issues(issues: pd.DataFrame, images: np.ndarray, *, rate: float) -> str:
-    if len(issues) == 0:
-        return "<p>No outliers or duplicates among the train images.</p>"
+def issue_summary_table(summary: pd.DataFrame) -> str:
+    """The issue summary as a sortable HTML table, its counts exactly those of the file.
+
+    Parameters
+    ----------
+    summary
+        ``results/issue_summary.csv``: ``issue_type, num_issues, score`` (score in ``[0, 1]``,
+        lower = more severe).
+    """
+    _require_columns(summary, ("issue_type", "num_issues", "score"), "issue summary")
+    rows = []
+    for s in summary.itertuples(index=False):
+        found_by, meaning = ISSUE_DESCRIPTIONS.get(s.issue_type, ("", ""))
+        rows.append(
+            [
+                (s.issue_type, s.issue_type),
+                (found_by, found_by),
+                (meaning, meaning),
+                _num(int(s.num_issues), "{:.0f}"),
+                _num(float(s.score)),
+            ]
+        )
+    return _table(
+        "issue-summary-table",
+        "Every issue type of the train images (results/issue_summary.csv; score: lower = more "
+        "severe)",
+        ["issue type", "found by", "what it means", "issues", "score"],
+        rows,
+        text_columns=(0, 1, 2),
+    )
+
+
+@dataclass(frozen=True)
+class OtherIssues:
+    """The issues that are not false labels, as the `results` stage wrote them.
+
+    Attributes
+    ----------
+    summary
+        ``results/issue_summary.csv``: ``issue_type, num_issues, score``.
+    issues
+        ``results/issues.csv``: one row per train image, ``id, path, given_label`` and
+        ``is_<type>_issue``, ``<type>_score`` (lower = more severe) per type.
+    leaks
+        ``results/leaks.csv``: ``split_a, id_a, path_a, split_b, id_b, path_b, kind,
+        pixel_distance``.
+    images
+        uint8 ``(N, H, W, 3)``, every image of the dataset, row = id.
+    limit
+        At most this many images per issue type and this many leak pairs are shown; the
+        counts are never capped.
+    """
+
+    summary: pd.DataFrame
+    issues: pd.DataFrame
+    leaks: pd.DataFrame
+    images: np.ndarray
+    limit: int = 16
+
+    def __post_init__(self) -> None:
+        _require_columns(self.issues, ("id", "path", "given_label"), "issues")
+        _require_columns(self.leaks, ("split_a", "id_a", "split_b", "id_b", "kind"), "leaks")
+        ids = np.concatenate([self.issues["id"], self.leaks["id_a"], self.leaks["id_b"]])
+        outside = ids[(ids < 0) | (ids >= len(self.images))]
+        if len(outside):
+            raise ValueError(f"issue id {outside[0]} is outside the {len(self.images)} images")
+        if self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit!r}")
+
+
+def _issue_cards(found: OtherIssues, kind: str, uris: dict[int, str]) -> str:
+    flagged = found.issues[found.issues[f"is_{kind}_issue"].astype(bool)]
+    shown = flagged.sort_values(f"{kind}_score", kind="stable").head(found.limit)
     cards = []
-    for s in issues.itertuples(index=False):
-        given = s.label_name
+    for s in shown.itertuples(index=False):
+        uri = uris.setdefault(int(s.id), thumbnail_uri(found.images[int(s.id)]))
         cards.append(
-            f'<div class="card" data-kind="{_esc(s.kind)}">'
-            f'<img src="{thumbnail_uri(images[int(s.row)])}" alt="{_esc(s.kind)}: '
-            f'{_esc(_ident(s))}"><div><div class="score">{_esc(s.kind)}</div>'
-            f"<div>{_esc(s.detail)}</div><div>given: <b>{_esc(given)}</b></div>"
+            f'<div class="card" data-kind="{_esc(kind)}"><img src="{uri}" alt="{_esc(kind)}: '
+            f'{_esc(_ident(s))}"><div><div class="score">{_esc(kind)}</div>'
+            f"<div>score {getattr(s, f'{kind}_score'):.3f}</div>"
+            f"<div>given: <b>{_esc(s.given_label)}</b></div>"
             f'<div class="muted">{_esc(_ident(s))}</div></div></div>'
         )
-    counts = issues["kind"].value_counts()
-    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     return (
-        f"<p>From the features of the model trained at rate {rate:g} (results/outliers.csv, "
-        f"results/duplicates.csv): {_esc(summary)}.</p>"
-        f'<div id="other-issues-gallery" class="gallery">{"".join(cards)}</div>'
+        f'<p class="table-title">{_esc(kind)}: {len(shown)} of {len(flagged)} shown, most '
+        f'severe first</p><div class="gallery" data-kind="{_esc(kind)}">{"".join(cards)}</div>'
+    )
+
+
+def _leak_cards(found: OtherIssues, uris: dict[int, str]) -> str:
+    leaks = found.leaks
+    if len(leaks) == 0:
+        return "<p>No image is in two splits, exactly or nearly (results/leaks.csv).</p>"
+    pairs = (leaks["split_a"] + "↔" + leaks["split_b"]).value_counts()
+    cards = []
+    for s in leaks.head(found.limit).itertuples(index=False):
+        sides = []
+        for split, ident, path in ((s.split_a, s.id_a, s.path_a), (s.split_b, s.id_b, s.path_b)):
+            uri = uris.setdefault(int(ident), thumbnail_uri(found.images[int(ident)]))
+            name = _ident(SimpleNamespace(id=ident, path=path))
+            sides.append((f'<img src="{uri}" alt="{_esc(split)}: {_esc(name)}">', split, name))
+        cards.append(
+            f'<div class="card pair" data-kind="leak">{sides[0][0]}{sides[1][0]}<div>'
+            f'<div class="score">{_esc(s.kind)} leak</div>'
+            f"<div>{_esc(sides[0][1])}: {_esc(sides[0][2])}</div>"
+            f"<div>{_esc(sides[1][1])}: {_esc(sides[1][2])}</div>"
+            f"<div>pixel distance {s.pixel_distance:.1f}</div></div></div>"
+        )
+    return (
+        f'<p class="table-title">Leaks: {min(len(leaks), found.limit)} of {len(leaks)} pairs '
+        f"shown ({_esc(', '.join(f'{n} {k}' for k, n in pairs.items()))})</p>"
+        f'<div id="leaks-gallery" class="gallery">{"".join(cards)}</div>'
+    )
+
+
+def _other_issues(found: OtherIssues, *, rate: float) -> str:
+    uris: dict[int, str] = {}
+    kinds = [
+        k
+        for k in found.summary.loc[found.summary["num_issues"] > 0, "issue_type"]
+        if k not in ("label", "leak") and f"is_{k}_issue" in found.issues.columns
+    ]
+    return (
+        f"<p>Every issue type of the train images, at false-label rate {rate:g} where it "
+        "depends on the model (results/issues.csv: one row per train image, columns "
+        "is_&lt;type&gt;_issue and &lt;type&gt;_score; the label issues are the review "
+        "gallery's below), and the images that are in two splits at once.</p>"
+        + issue_summary_table(found.summary)
+        + "".join(_issue_cards(found, k, uris) for k in kinds)
+        + _leak_cards(found, uris)
     )
 
 
@@ -718,70 +855,41 @@ def _given_lead() -> str:
     )
 
 
-def other_issues_table(
-    outliers: pd.DataFrame, duplicates: pd.DataFrame, train_ids: np.ndarray, *, limit: int
-) -> pd.DataFrame:
-    """The outliers and duplicates the report shows, as rows of :data:`ISSUE_COLUMNS` + ``path``.
-
-    Parameters
-    ----------
-    outliers, duplicates
-        ``results/outliers.csv`` and ``results/duplicates.csv`` (the tables of
-        :mod:`labelnoise.neighbours`).
-    train_ids
-        ``(n,)`` dataset ids of the train images in train order (row = position).
-    limit
-        At most this many outliers (the most outlying) and this many duplicate rows.
-    """
-    row_of = pd.Series(np.arange(len(train_ids)), index=train_ids)
-    found = outliers[outliers["is_outlier"]].head(limit)
-    frames = [
-        pd.DataFrame(
-            {
-                "row": row_of[found["id"]].to_numpy(),
-                "kind": "outlier",
-                "detail": [f"outlier factor {v:.2f}" for v in found["outlier_score"]],
-                "label_name": found["given_label"].to_numpy(),
-                "path": found["path"].to_numpy(),
-            }
-        )
-    ]
-    dupes = duplicates.head(limit)
-    frames.append(
-        pd.DataFrame(
-            {
-                "row": row_of[dupes["id"]].to_numpy(),
-                "kind": [f"{k} duplicate" for k in dupes["kind"]],
-                "detail": [f"group {g}" for g in dupes["group"]],
-                "label_name": dupes["given_label"].to_numpy(),
-                "path": dupes["path"].to_numpy(),
-            }
-        )
-    )
-    return pd.concat(frames, ignore_index=True)
-
-
-def trust_notice(split_origin: Mapping[str, str]) -> str | None:
-    """What rests on your own, unverified labels when the trusted val split or the test split
-    was carved out of train (``split_origin`` of an imported dataset's metadata); ``None``
-    when both were given."""
+def trust_notice(split_origin: Mapping[str, str], review: Mapping | None = None) -> str | None:
+    """What the labels behind the numbers are: what a person reviewed (``review``,
+    :func:`labelnoise.review.review_summary`), and what rests on your own, unverified labels
+    when the trusted val split or the test split was carved out of train (``split_origin`` of
+    an imported dataset's metadata); ``None`` when both were given and nothing was reviewed."""
+    parts = []
+    if review and review["n_reviewed"]:
+        n, drawn = review["n_reviewed"], review["by_sample"]["random"]["n"]
+        text = f"You reviewed {n} images (data.reviewed): {review['n_corrected']} labels corrected"
+        if split_origin.get("val") == "reviewed":
+            who = f"the {drawn} drawn at random" if drawn else "all of them"
+            text += f"; {who} are the trusted validation set"
+        parts.append(text + "; reviewed labels are never flagged and never test images.")
     carved = [s for s in ("val", "test") if split_origin.get(s) == "carved"]
-    if not carved:
-        return None
-    rests = []
-    if "val" in carved:
-        rests.append(
-            "the trusted validation set, and so the noise-rate estimate, every flag count "
-            "(count: trusted) and Training-ValueNet's values"
+    if carved:
+        rests = []
+        if "val" in carved:
+            rests.append(
+                "the trusted validation set, and so the noise-rate estimate, every flag count "
+                "(count: trusted) and Training-ValueNet's values"
+            )
+        if "test" in carved:
+            rests.append("the test set, and so every test accuracy")
+        advice = (
+            "Add a small val/ folder (tens of images per class) whose labels a person has "
+            "checked, or review a random sample (python -m labelnoise.review export)."
+            if "val" in carved
+            else "Add a test/ folder whose labels a person has checked."
         )
-    if "test" in carved:
-        rests.append("the test set, and so every test accuracy")
-    return (
-        f"No {' or '.join(f'{s}/' for s in carved)} folder of checked labels was given: "
-        f"{' and '.join(rests)} rest on labels carved out of your own training labels, which may "
-        "be wrong themselves. Add a small val/ folder (tens of images per class) whose labels a "
-        "person has checked."
-    )
+        parts.append(
+            f"No {' or '.join(f'{s}/' for s in carved)} folder of checked labels was given: "
+            f"{' and '.join(rests)} rest on labels carved out of your own training labels, which "
+            f"may be wrong themselves. {advice}"
+        )
+    return " ".join(parts) or None
 
 
 # ----------------------------------------------------------------------------- page
@@ -797,8 +905,8 @@ def _check_report_inputs(runs, detect, suspects, images, default_method, other_i
         "detect",
     )
     _require_columns(suspects, SUSPECT_COLUMNS, "suspects")
-    if other_issues is not None:
-        _require_columns(other_issues, ISSUE_COLUMNS, "other_issues")
+    if other_issues is not None and not isinstance(other_issues, OtherIssues):
+        raise ValueError(f"other_issues must be OtherIssues, got {type(other_issues).__name__}")
     if len(suspects) == 0:
         raise ValueError("suspects is empty: nothing to show in the review gallery")
     if "none" not in set(runs["method"]):
@@ -852,7 +960,7 @@ def build_report(
     rate: float,
     title: str = "labelnoise report",
     default_method: str | None = None,
-    other_issues: pd.DataFrame | None = None,
+    other_issues: OtherIssues | None = None,
     issues_rate: float | None = None,
     notice: str | None = None,
     given_labels: bool = False,
@@ -888,8 +996,8 @@ def build_report(
     default_method
         Method the gallery shows first (default: the first in ``suspects``).
     other_issues
-        Outliers and duplicates to show (columns :data:`ISSUE_COLUMNS`, optionally ``path``),
-        found at ``issues_rate`` (default ``rate``); no such section when ``None``.
+        Every other issue type, its summary and the leaks across splits, found at
+        ``issues_rate`` (default ``rate``); no such section when ``None``.
     notice
         A warning shown under the title (e.g. which numbers rest on unverified labels).
     given_labels
@@ -922,8 +1030,9 @@ def build_report(
     ]
     if other_issues is not None:
         at = rate if issues_rate is None else issues_rate
-        html = _other_issues(other_issues, images, rate=at)
-        sections.append(("other-issues", "Other issues: outliers and duplicates", html))
+        html = _other_issues(other_issues, rate=at)
+        heading = "Other issues: outliers, duplicates, image properties, leaks across splits"
+        sections.append(("other-issues", heading, html))
     sections += [
         (
             "review",

@@ -37,6 +37,7 @@ def main() -> None:
     from labelnoise.metrics import rate_name
 
     dataset = load_dataset(args.dataset, mmap=True)
+    verified = dataset.reviewed_rows("train")  # a person checked these labels: never flagged
     methods = {name: get_method(name) for name in params.clean.cleaned}
     # Methods that combine others run last, on the results of the rest at the same rate.
     combining = [name for name in params.clean.methods if methods[name].combines]
@@ -56,7 +57,7 @@ def main() -> None:
         own = method_name in params.clean.flag_own
         return flag(
             methods[method_name], result, context, rule="own" if own else params.clean.count,
-            cost_ratio=params.clean.cost_ratio, posterior=posterior,
+            cost_ratio=params.clean.cost_ratio, posterior=posterior, verified=verified,
         )  # fmt: skip
 
     with (

@@ -52,6 +52,7 @@ def main() -> None:
             params.rates,
             workers=workers,
             threads=params.train.threads,
+            labels=[f"rate={rate_name(rate)}" for rate in params.rates],
         )
 
 

@@ -41,6 +41,7 @@ def _generate(data: DataParams, seed: int, out: Path):
 
 def _import(data: DataParams, seed: int, out: Path):
     from labelnoise.data import examples_figure, import_dataset, save_dataset
+    from labelnoise.review import read_reviewed
 
     dataset, skipped = import_dataset(
         Path(data.path),
@@ -54,8 +55,16 @@ def _import(data: DataParams, seed: int, out: Path):
         workers=data.workers,
         images_path=out / "images.npy",
         chunk_size=data.chunk_size,
+        reviewed=read_reviewed(data.reviewed),
     )
     save_dataset(dataset, out, write_images=False)
+    if len(dataset.reviewed):
+        corrected = dataset.reviewed["label"] != dataset.reviewed["original_label"]
+        print(
+            f"reviewed: {len(dataset.reviewed)} images from {data.reviewed}, "
+            f"{int(corrected.sum())} labels corrected; val split: "
+            f"{dataset.meta['split_origin']['val']}"
+        )
     # Every file left out is listed: with on_bad_image: skip nothing is dropped silently.
     write_csv(skipped, out / "skipped.csv")
     if len(skipped):
@@ -73,6 +82,14 @@ def main() -> None:
     params = load_params()
     data = params.data
     build = _generate if data.source == "generate" else _import
+    if data.source == "generate" and Path(data.reviewed).exists():
+        from labelnoise.review import read_reviewed
+
+        if len(read_reviewed(data.reviewed)):
+            raise ValueError(
+                f"data.reviewed ({data.reviewed}) holds reviewed labels, but data.source is "
+                "'generate': a review corrects your own images (data.source folder or csv)"
+            )
     with atomic_path(args.out, directory=True) as tmp:
         dataset, figure = build(data, params.seed, tmp)
     save_figure(figure, args.figure)

@@ -18,7 +18,9 @@ def _csv(path: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    for name in ("dataset", "noisy", "train", "clean", "outliers", "duplicates", "alterations"):
+    for name in ("dataset", "noisy", "train", "clean", "alterations"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    for name in ("issue-table", "issue-summary", "leaks"):  # results/issues.csv, ...
         parser.add_argument(f"--{name}", type=Path, required=True)
     for name in ("metrics-dir", "figures-dir"):
         parser.add_argument(f"--{name}", type=Path, required=True)
@@ -32,15 +34,17 @@ def main() -> None:
     from labelnoise.data import load_dataset
     from labelnoise.metrics import Grid, collect, rate_name
     from labelnoise.report import (
+        OtherIssues,
         build_report,
-        other_issues_table,
         report_figures,
         report_methods,
         review_suspects,
         trust_notice,
     )
+    from labelnoise.review import review_summary
 
     dataset = load_dataset(args.dataset, mmap=True)
+    origin = dataset.meta.get("split_origin", {})
     images = np.asarray(dataset.split("train")[0])
     labels = _csv(args.noisy / rate_name(rate) / "labels.csv")
     if len(labels) != len(images):
@@ -79,11 +83,10 @@ def main() -> None:
         top_k=top_k,
         paths=dataset.index.set_index("id")["source"] if own else None,
     )
-    issues = other_issues_table(
-        _csv(args.outliers), _csv(args.duplicates), labels["id"].to_numpy(), limit=4 * top_k
-    )
-    if not own:
-        issues = issues.drop(columns="path")
+    issues, leaks = _csv(args.issue_table), _csv(args.leaks)
+    if not own:  # generated images have no file to name: their cards show the id
+        issues, leaks = issues.assign(path=""), leaks.assign(path_a="", path_b="")
+    other = OtherIssues(_csv(args.issue_summary), issues, leaks, dataset.images, limit=2 * top_k)
     page = build_report(
         metrics.runs,
         metrics.detect,
@@ -93,9 +96,9 @@ def main() -> None:
         images,
         class_names=dataset.classes,
         rate=rate,
-        other_issues=issues,
+        other_issues=other,
         issues_rate=params.results.rate,
-        notice=trust_notice(dataset.meta.get("split_origin", {})) if own else None,
+        notice=trust_notice(origin, review_summary(dataset.reviewed)) if own else None,
         given_labels=params.rates == [0.0] and own,
     )
     write_text(args.out, page)

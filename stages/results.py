@@ -1,6 +1,8 @@
 """Stage `results`: for one rate (`results.rate`; with your own images, your labels as given),
-ranked label issues in the columns cleanlab users know, the cleaned label file, and the issues
-that are not labels: outliers and exact or near duplicates, from the baseline's features.
+ranked label issues in the columns cleanlab users know, the cleaned label file, and every other
+issue type of the train images in Datalab's columns (cleanlab's Datalab on the baseline's
+features and out-of-sample probabilities; cleanvision on the images, your originals when you
+imported them), their summary, and the same or nearly the same image in two splits (leaks).
 
 The ImageFolder link trees of your images are made after the pipeline by
 `python -m labelnoise.label_issues`, so that DVC can cache this stage without copying your images.
@@ -25,8 +27,9 @@ def main() -> None:
     parser.add_argument("--clean", type=Path, required=True, help="data/clean: <method>/<rate>.npz")
     parser.add_argument("--issues", type=Path, required=True, help="ranked label_issues.csv")
     parser.add_argument("--cleaned", type=Path, required=True, help="cleaned_labels.csv")
-    parser.add_argument("--outliers", type=Path, required=True, help="ranked outliers.csv")
-    parser.add_argument("--duplicates", type=Path, required=True, help="duplicates.csv")
+    parser.add_argument("--issue-table", type=Path, required=True, help="issues.csv, every type")
+    parser.add_argument("--issue-summary", type=Path, required=True, help="issue_summary.csv")
+    parser.add_argument("--leaks", type=Path, required=True, help="leaks.csv, pairs across splits")
     args = parser.parse_args()
     params = load_params()
     options = params.results
@@ -36,9 +39,9 @@ def main() -> None:
     from labelnoise.cells import read_noisy_labels
     from labelnoise.clean import METHODS, load_result
     from labelnoise.data import load_dataset
+    from labelnoise.issues import LABEL_COLUMNS, dataset_issues
     from labelnoise.label_issues import label_issues_table
     from labelnoise.metrics import rate_name
-    from labelnoise.neighbours import duplicates_table, neighbour_issues, outliers_table
 
     rate = rate_name(options.rate)
     dataset = load_dataset(args.dataset, mmap=True)
@@ -48,10 +51,11 @@ def main() -> None:
     results = {m: load_result(args.clean / m / f"{rate}.npz") for m in wanted}
     flipped = labels["flipped"].to_numpy(dtype=bool)
     train_index = dataset.index[dataset.index["split"] == "train"]
+    probs = load_npy(args.train / rate / "oos_probs.npy")
     table = label_issues_table(
         train_index,
         given,
-        load_npy(args.train / rate / "oos_probs.npy"),
+        probs,
         results,
         class_names=dataset.classes,
         rank_by=options.method,
@@ -69,21 +73,26 @@ def main() -> None:
         ),
         args.cleaned,
     )
-    found = neighbour_issues(
+    issues, summary, leaks = dataset_issues(
+        dataset,
+        table.set_index("id").loc[train["id"]].reset_index()[list(LABEL_COLUMNS)],
+        given,
         load_npy(args.train / rate / "train_features.npy"),
-        images=dataset.split("train")[0],
-        # A folder of fewer images than neighbours still gets its outliers and duplicates.
-        n_neighbors=max(2, min(options.n_neighbors, len(given) - 1)),
+        probs,
+        checks=options.image_checks,
+        workers=options.image_workers,
+        n_neighbors=options.n_neighbors,  # at most the number of images less one
         near_duplicate=options.near_duplicate,
+        seed=params.seed,
     )
-    write_csv(outliers_table(found, train), args.outliers)
-    duplicates = duplicates_table(found, train)
-    write_csv(duplicates, args.duplicates)
+    write_csv(issues, args.issue_table)
+    write_csv(summary, args.issue_summary)
+    write_csv(leaks, args.leaks)
+    found = summary.set_index("issue_type")["num_issues"]
     print(
         f"rate {rate}: {int(flags.sum())} of {len(table)} labels flagged by {options.method}; "
-        f"{int(found.is_outlier.sum())} outliers; {duplicates['group'].nunique()} duplicate "
-        f"groups ({int(found.exact_duplicate.sum())} exact, {int(found.near_duplicate.sum())} "
-        "near)"
+        + ", ".join(f"{n} {kind}" for kind, n in found.items() if kind != "label" and n)
+        + f" (of {len(found) - 1} other issue types; leak = pairs across splits)"
     )
 
 

@@ -1,9 +1,10 @@
 """Stage `retrain`: at every rate, train one arm and test it on the clean test set.
 
 Arms (``--arm``): ``drop`` trains on what a cleaning method keeps (and with ``--save-probs``
-keeps its model's probabilities of every train image); ``relabel`` also keeps the flagged
-examples it can fix, under their suggested label (``retrain.confidence``); ``second`` trains on
-the labels the drop arm's model gives (``--first``, its probabilities); ``robust`` trains on
+keeps its model's probabilities of every train image and its weights, the baseline's where the
+arm is the baseline); ``relabel`` also keeps the flagged examples it can fix, under their
+suggested label (``retrain.confidence``); ``second`` trains on the labels the drop arm's model
+gives (``--first``, its probabilities); ``robust`` trains on
 every noisy label with a robust loss. Every arm takes the baseline's optimizer steps.
 On the CPU ``train.workers`` rates train side by side.
 
@@ -17,7 +18,7 @@ import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
-from labelnoise.cells import ARMS
+from labelnoise.cells import ARMS, save_weights
 from labelnoise.cli import run_stage
 from labelnoise.io import read_json, save_npy, write_json
 from labelnoise.params import load_params
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--noisy", type=Path, required=True, help="corrupt's folder of rates")
     parser.add_argument("--flags", type=Path, help="the method's <rate>.npz (not robust)")
     parser.add_argument("--train", type=Path, help="train's folder of rates (relabel, probs)")
-    parser.add_argument("--save-probs", type=Path, help="drop: write <rate>.npy probabilities")
+    parser.add_argument("--save-probs", type=Path, help="drop: <rate>.npy probs, <rate>.pt weights")
     parser.add_argument("--first", type=Path, help="second: the drop arm's <rate>.npy")
     parser.add_argument("--baseline", type=Path, required=True, help="train's <rate>.json")
     parser.add_argument("--out", type=Path, required=True, help="folder of <rate>.json metrics")
@@ -72,7 +73,7 @@ def main() -> None:
             cuda=resolve_device(params.train.device).type == "cuda",
         )
 
-    def run_cell(cell) -> tuple[dict, object]:
+    def run_cell(cell) -> tuple[dict, object, object]:
         from labelnoise.cells import load_trained_model, train_and_test, train_probabilities
 
         rate, name, labels, given, keep, same = cell
@@ -88,12 +89,13 @@ def main() -> None:
             tested = train_and_test(
                 dataset, given, params=train_params, seed=params.seed, keep=keep,
                 checkpoint_path=args.checkpoints / f"{name}.pt",
-                desc=f"retrain {args.method} ({args.arm}) rate={name}",
+                desc=f"retrain {args.method} ({args.arm})",
             )  # fmt: skip
             metrics, model = tested.metrics, tested.model
         probs = args.save_probs and train_probabilities(model, dataset, params=train_params)
         method = arm_name(args.method, args.arm)
-        return arm_record(labels, given, keep, metrics, rate=rate, method=method), probs
+        record = arm_record(labels, given, keep, metrics, rate=rate, method=method)
+        return record, probs, args.save_probs and model
 
     with stage as (rank, size):
         jobs = sum(not same for *_, same in cells)
@@ -103,7 +105,13 @@ def main() -> None:
 
             device = resolve_device(params.train.device)
             workers = worker_count(params.train.workers, jobs=jobs, device=device, processes=size)
-            arms = map_workers(run_cell, cells, workers=workers, threads=params.train.threads)
+            arms = map_workers(
+                run_cell,
+                cells,
+                workers=workers,
+                threads=params.train.threads,
+                labels=[f"rate={name}" for _, name, *_ in cells],
+            )
         else:
             arms = [run_cell(cell) for cell in cells]
     if rank > 0:
@@ -112,10 +120,11 @@ def main() -> None:
         probs_dir = args.save_probs and stack.enter_context(
             atomic_path(args.save_probs, directory=True)
         )
-        for (_, name, *_), (record, probs) in zip(cells, arms, strict=True):
+        for (_, name, *_), (record, probs, model) in zip(cells, arms, strict=True):
             write_json(tmp / f"{name}.json", record)
             if probs_dir:
                 save_npy(probs_dir / f"{name}.npy", probs)
+                save_weights(probs_dir / f"{name}.pt", model)
             print(
                 f"{record['method']} @ {name}: kept {record['n_kept']}, relabelled "
                 f"{record['n_relabeled']}, accuracy {record['accuracy']:.4f}"

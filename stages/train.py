@@ -55,6 +55,7 @@ def main() -> None:
             outputs.enter_context(atomic_path(d, directory=True)) if rank == 0 else None
             for d in dirs
         )
+        from labelnoise.metrics import rate_name
         from labelnoise.train.workers import map_workers, worker_count
 
         workers = worker_count(
@@ -68,6 +69,7 @@ def main() -> None:
             params.rates,
             workers=workers,
             threads=params.train.threads,
+            labels=[f"rate={rate_name(rate)}" for rate in params.rates],
         )
 
 
@@ -96,7 +98,7 @@ def train(
         seed=params.seed,
         log_dir=args.live / name,
         checkpoint_path=args.checkpoints / name / "full.pt",
-        desc=f"train rate={name}",
+        desc="train",
     )
     train_images, _, _ = dataset.split("train")
     val_images, _, _ = dataset.split("val")

@@ -24,7 +24,7 @@ def tiny_repro(tmp_path_factory):
 
     project = tmp_path_factory.mktemp("project")
     log = tmp_path_factory.mktemp("snapshots")
-    for name in ("stages", "labelnoise", "images"):
+    for name in ("stages", "labelnoise", "images", "reviewed"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     yaml = YAML()
     stages = yaml.load((ROOT / "dvc.yaml").read_text())["stages"]

@@ -27,6 +27,7 @@ def test_no_stage_writes_outside_its_declared_outputs(tiny_repro):
         "retrain@oracle",
         "relabel@consensus",
         "robust@gce",
+        "model",
         "results",
         "report",
     } <= set(writes)

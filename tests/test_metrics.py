@@ -62,6 +62,7 @@ def test_grid_from_params():
     raw["retrain"]["methods"] = ["oracle", "cleanlab", "tvnet"]
     raw["retrain"]["relabel"] = ["consensus"]
     raw["retrain"]["second"] = ["cleanlab"]
+    raw["results"]["method"] = "cleanlab"
     raw["report"]["rate"] = 0.1
     grid = Grid.from_params(validate(raw))
     assert grid.rates == (0.0, 0.1, 0.3)
@@ -254,8 +255,9 @@ def test_pr_long_reads_each_detecting_method_at_the_rate(tmp_path):
         _write(tmp_path / f"0.2-{method}.json", {"curve": curve})
     _write(tmp_path / "0.1-cleanlab.json", "other rate {")
     table = pr_long(tmp_path, rate=0.2, grid=GRID)
-    assert list(table.columns) == ["method", "recall", "precision"]
+    assert list(table.columns) == ["method", "point", "recall", "precision"]
     assert table["method"].tolist() == ["cleanlab", "cleanlab", "aum"]
+    assert table["point"].tolist() == [0, 1, 0]
     assert table["precision"].tolist() == [1.0, 0.5, 0.7]
     with pytest.raises(ValueError, match=re.escape(f"{tmp_path / '0.0-cleanlab.json'}")):
         pr_long(tmp_path, rate=0.0, grid=GRID)

@@ -91,6 +91,7 @@ def test_arms_are_the_dropping_relabelling_and_robust_ones():
     raw["retrain"].update(
         methods=["oracle", "cleanlab"], relabel=["cleanlab"], second=["cleanlab"], robust=["gce"]
     )
+    raw["results"]["method"] = "cleanlab"  # the cleaned model is a drop arm
     assert validate(raw).retrain.arms == [
         "oracle", "cleanlab", "cleanlab_relabel", "cleanlab_second", "gce"
     ]  # fmt: skip
@@ -192,6 +193,20 @@ def test_results_method_must_be_a_cleaning_method():
     assert validate(raw).results.method == "cleanlab"
 
 
+def test_results_method_must_have_a_drop_arm_to_deploy():
+    raw = _default()
+    raw["results"]["method"] = "knn"  # cleaned, but not retrained
+    message = r"results.method: 'knn' has no drop arm, .* list it in retrain.methods \['oracle'"
+    with pytest.raises(ValueError, match=message):
+        validate(raw)
+    raw["retrain"]["methods"].append("knn")
+    assert validate(raw).results.method == "knn"
+    raw["results"]["method"] = None  # resolved to the consensus, which must be retrained too
+    raw["retrain"].update(methods=["oracle", "cleanlab"], relabel=[], second=[])
+    with pytest.raises(ValueError, match=r"results.method: 'consensus' has no drop arm"):
+        validate(raw)
+
+
 def test_report_rate_defaults_to_largest_rate_up_to_a_fifth():
     raw = _default()
     del raw["report"]["rate"]
@@ -231,13 +246,14 @@ def test_cross_field_problems_are_reported_at_once_with_their_key_paths():
     with pytest.raises(ValueError) as err:
         validate(raw, source="params.yaml")
     message = str(err.value)
-    assert message.startswith("params.yaml: 9 invalid parameter(s):")
+    assert message.startswith("params.yaml: 10 invalid parameter(s):")
     for key in (
         "clean.trained: ['hardness'] train no model",
         "retrain.second: ['consensus'] build on the drop arm's model",
         "clean.methods: ['hardness'] listed in both",
         "clean.consensus.members: ['oracle']",
         "retrain.methods: ['magic']",
+        "results.method: 'consensus' has no drop arm",
         "report.rate: 0.15",
         "results.rate: 0.25",
         "regress.reference: 'gce_relabel'",

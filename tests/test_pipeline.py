@@ -61,6 +61,59 @@ def test_report_and_regression_come_out(tiny_project):
     assert 'id="gallery"' in html and "http://" not in html
 
 
+def test_results_hold_every_issue_type_and_the_report_their_counts(tiny_project):
+    import pandas as pd
+
+    from labelnoise.issues import ISSUE_TYPES
+
+    project, _ = tiny_project
+    results = project / "results"
+    table = pd.read_csv(results / "issues.csv")
+    summary = pd.read_csv(results / "issue_summary.csv")
+    leaks = pd.read_csv(results / "leaks.csv")
+    assert len(table) == len(pd.read_csv(results / "label_issues.csv"))
+    assert list(summary["issue_type"]) == list(ISSUE_TYPES)
+    counts = summary.set_index("issue_type")["num_issues"]
+    for kind in ISSUE_TYPES[:-1]:
+        assert counts[kind] == table[f"is_{kind}_issue"].sum(), kind
+    assert counts["leak"] == len(leaks)
+    html = (project / "report" / "index.html").read_text()
+    for kind, count in counts.items():  # each row: type, found by, meaning, count, score
+        row = rf'<tr><td class="text" data-value="{kind}">{kind}</td>(?:<td[^>]*>[^<]*</td>){{2}}'
+        assert re.search(rf'{row}<td data-value="[^"]*">{count}</td>', html), kind
+
+
+def test_the_cleaned_model_is_the_consensus_drop_arm_at_the_results_rate(tiny_project):
+    from labelnoise.data import load_dataset
+    from labelnoise.predict import load_cleaned_model
+    from labelnoise.train import predict_proba
+
+    project, _ = tiny_project
+    model, card = load_cleaned_model(project / "models" / "cleaned")
+    assert (card["trained_on"]["method"], card["trained_on"]["rate"]) == ("consensus", 0.2)
+    record = json.loads((project / "metrics/retrain/consensus/0.2.json").read_text())
+    assert card["test"]["accuracy"] == record["accuracy"]
+    images, labels, _ = load_dataset(project / "data" / "dataset").split("test")
+    predicted = predict_proba(model, images).argmax(axis=1)
+    assert int((predicted == labels).sum()) == record["n_correct"]
+
+
+def test_choosing_another_results_method_repackages_without_training(tiny_project):
+    project, env = tiny_project
+    params = project / "params.yaml"
+    original = params.read_text()
+    changed = re.sub(r"(\nresults:\n(?:  .*\n)*?  method:)[^\n]*", r"\1 cleanlab", original)
+    assert changed != original
+    params.write_text(changed)
+    try:
+        dry = _run(["dvc", "repro", "--dry"], project, env)
+    finally:
+        params.write_text(original)
+    ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
+    assert "model" in ran
+    assert not {name for name in ran if name.split("@")[0] in {"train", "fit", "retrain"}}, ran
+
+
 def test_changing_epochs_reruns_training_onwards_only(tiny_project):
     project, env = tiny_project
     params = project / "params.yaml"

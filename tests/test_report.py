@@ -15,9 +15,15 @@ from scipy.special import expit
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.data.store import Dataset, save_dataset
 from labelnoise.io import save_npy, write_csv, write_json
+from labelnoise.issues import LABEL_COLUMNS, dataset_issues
 from labelnoise.metrics import Grid, baseline_file, collect, detect_file, rate_name, retrain_file
-from labelnoise.neighbours import duplicates_table, neighbour_issues, outliers_table
-from labelnoise.report import build_report, other_issues_table, top_suspects, trust_notice
+from labelnoise.report import (
+    OtherIssues,
+    build_report,
+    issue_summary_table,
+    top_suspects,
+    trust_notice,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -106,6 +112,7 @@ def _tree(root: Path) -> dict:
     label = np.arange(n) % 4
     images = rng.integers(0, 256, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
     images[:, :2, :2] = (label * 60)[:, None, None, None].astype(np.uint8)
+    images[n - 1] = images[0]  # the last test image is a copy of the first train image: a leak
     index = pd.DataFrame(
         {
             "id": np.arange(n),
@@ -180,18 +187,23 @@ def _tree(root: Path) -> dict:
             "consensus": {"members": ["cleanlab", "tvnet", "data_params"]},
         },
         "retrain": {"methods": list(RETRAINED)},
+        "results": {"method": "cleanlab"},  # one of the drop arms
         "report": {"top_k": TOP_K},
     }
     (root / "params.yaml").write_text(json.dumps(params))
     (root / "plots" / "images").mkdir(parents=True, exist_ok=True)
     Image.fromarray(images[0]).save(root / "plots" / "images" / "alterations.png")
-    found = neighbour_issues(
-        rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None], images=images[:N_TRAIN], n_neighbors=5
+    dataset = Dataset(images, index, meta)
+    labels = pd.DataFrame({"id": np.arange(N_TRAIN), "path": "synthetic"}).assign(
+        is_label_issue=quality > 0.5,
+        label_score=1 - quality,
+        given_label=[CLASSES[k] for k in given],
+        predicted_label=[CLASSES[k] for k in probs.argmax(axis=1)],
     )
-    train_table = pd.DataFrame({"id": np.arange(N_TRAIN), "path": "synthetic"})
-    train_table["given_label"] = [CLASSES[k] for k in given]
-    write_csv(outliers_table(found, train_table), root / "results" / "outliers.csv")
-    write_csv(duplicates_table(found, train_table), root / "results" / "duplicates.csv")
+    features = rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None]
+    found = dataset_issues(dataset, labels[list(LABEL_COLUMNS)], given, features, probs)
+    for frame, name in zip(found, ("issues", "issue_summary", "leaks"), strict=True):
+        write_csv(frame, root / "results" / f"{name}.csv")
     return {"flipped": flipped, "given": given, "probs": probs}
 
 
@@ -199,7 +211,8 @@ def _run_stage(root: Path, out: str = "out/report/index.html", figures: str = "o
     command = [sys.executable, str(REPO / "stages" / "report.py")]
     command += ["--dataset", "data/dataset", "--noisy", "data/noisy", "--train", "data/train"]
     command += ["--clean", "data/clean", "--metrics-dir", "metrics"]
-    command += ["--outliers", "results/outliers.csv", "--duplicates", "results/duplicates.csv"]
+    command += ["--issue-table", "results/issues.csv", "--issue-summary"]
+    command += ["results/issue_summary.csv", "--leaks", "results/leaks.csv"]
     command += ["--alterations", "plots/images/alterations.png"]
     command += ["--figures-dir", figures, "--out", out]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
@@ -414,31 +427,82 @@ def test_trust_notice_names_what_rests_on_carved_splits():
     assert "No test/ folder" in only_test and "noise-rate estimate" not in only_test
 
 
-def test_other_issues_show_outliers_and_duplicate_groups_with_file_names():
-    outliers = pd.DataFrame(
+def test_trust_notice_says_what_was_reviewed():
+    from labelnoise.review import review_summary
+
+    reviewed = pd.DataFrame(
         {
-            "rank": [1, 2, 3],
-            "id": [12, 10, 11],
-            "path": ["/x/far.png", "/x/a.png", "/x/b.png"],
+            "original_label": ["cat"] * 5,
+            "label": ["dog", "dog", "cat", "cat", "cat"],
+            "sample": ["suspect", "suspect", "suspect", "random", "random"],
+            "flagged": pd.array([True] * 3 + [False] * 2, dtype="boolean"),
+        }
+    )
+    review = review_summary(reviewed)
+    notice = trust_notice({"val": "reviewed", "test": "carved"}, review)
+    assert notice.startswith("You reviewed 5 images (data.reviewed): 2 labels corrected")
+    assert "the 2 drawn at random are the trusted validation set" in notice
+    assert "No test/ folder" in notice and "noise-rate estimate" not in notice
+    given = trust_notice({"val": "given", "test": "given"}, review)
+    assert "trusted validation set" not in given and "never flagged" in given
+    assert trust_notice({"val": "given", "test": "given"}, review_summary(reviewed[:0])) is None
+
+
+def _other_issues() -> OtherIssues:
+    """Three train images (ids 10–12), two test images (13, 14): 12 an outlier, 10 and 11 dark,
+    13 a copy of 10; the summary counts what the table holds."""
+    issues = pd.DataFrame(
+        {
+            "id": [10, 11, 12],
+            "path": ["/x/a.png", "/x/b.png", "/x/far.png"],
             "given_label": ["a", "a", "b"],
-            "outlier_score": [4.0, 1.0, 0.9],
-            "is_outlier": [True, False, False],
+            "is_outlier_issue": [False, False, True],
+            "outlier_score": [0.9, 0.8, 0.01],
+            "is_dark_issue": [True, True, False],
+            "dark_score": [0.2, 0.1, 0.9],
         }
     )
-    duplicates = pd.DataFrame(
+    summary = pd.DataFrame(
         {
-            "group": [0, 0],
-            "id": [10, 11],
-            "path": ["/x/a.png", "/x/b.png"],
-            "given_label": ["a", "b"],
-            "kind": ["exact", "exact"],
-            "nearest_id": [11, 10],
-            "distance": [0.0, 0.0],
+            "issue_type": ["outlier", "dark", "leak"],
+            "num_issues": [1, 2, 1],
+            "score": [0.5, 0.4, 0.8],
         }
     )
-    issues = other_issues_table(outliers, duplicates, np.array([10, 11, 12]), limit=5)
-    assert list(issues["row"]) == [2, 0, 1]
-    assert list(issues["kind"]) == ["outlier", "exact duplicate", "exact duplicate"]
+    leaks = pd.DataFrame(
+        {
+            "split_a": ["train"],
+            "id_a": [10],
+            "path_a": ["/x/a.png"],
+            "split_b": ["test"],
+            "id_b": [13],
+            "path_b": ["/x/copy.png"],
+            "kind": ["exact"],
+            "pixel_distance": [0.0],
+        }
+    )
+    images = np.zeros((15, 4, 4, 3), np.uint8)
+    return OtherIssues(summary, issues, leaks, images, limit=1)
+
+
+def test_issue_summary_table_shows_the_files_counts():
+    html = issue_summary_table(_other_issues().summary)
+    assert 'id="issue-summary-table"' in html
+    cells = re.findall(r'<td data-value="[^"]*">([^<]*)</td>', html)
+    assert cells == ["1", "0.500", "2", "0.400", "1", "0.800"]  # as in the file
+    assert "Datalab" in html and "cleanvision" in html and "two splits" in html
+    with pytest.raises(ValueError, match="num_issues"):
+        issue_summary_table(pd.DataFrame({"issue_type": ["dark"], "score": [0.4]}))
+
+
+def test_every_issue_type_is_described_in_the_summary_order():
+    from labelnoise.issues import ISSUE_TYPES
+    from labelnoise.report import ISSUE_DESCRIPTIONS
+
+    assert list(ISSUE_DESCRIPTIONS) == list(ISSUE_TYPES)
+
+
+def test_other_issues_show_n_of_m_images_per_type_and_the_leaks_with_file_names():
     runs = pd.DataFrame(
         {"rate": [0.0], "method": ["none"], "accuracy": [0.9]}
         | {"balanced_accuracy": [0.9], "macro_f1": [0.9]}
@@ -457,13 +521,24 @@ def test_other_issues_show_outliers_and_duplicate_groups_with_file_names():
         np.zeros((3, 4, 4, 3), np.uint8),
         class_names=["a", "b"],
         rate=0.0,
-        other_issues=issues,
+        other_issues=_other_issues(),
         notice="check your labels",
     )
     section = page[page.index('id="other-issues"') : page.index('id="review"')]
-    assert section.count('class="card"') == 3 and "far.png" in section and "group 0" in section
+    # A display limit of one image per type: the page says how many of how many it shows.
+    assert "outlier: 1 of 1 shown" in section and "dark: 1 of 2 shown" in section
+    assert section.count('data-kind="dark"><img') == 1 and "b.png" in section  # the darkest
+    assert "far.png" in section and "Leaks: 1 of 1 pairs shown (1 train↔test)" in section
+    assert "copy.png" in section and "exact leak" in section
     assert '<p class="notice" role="alert">check your labels</p>' in page
     assert "a.png" in page[page.index('id="gallery"') :]  # the suspects are named by file
+    with pytest.raises(ValueError, match="issue id 12 is outside the 12 images"):
+        OtherIssues(
+            _other_issues().summary,
+            _other_issues().issues,
+            _other_issues().leaks,
+            np.zeros((12, 4, 4, 3), np.uint8),
+        )
 
 
 def test_gap_table_measures_each_arm_against_the_ceiling_and_the_oracle():

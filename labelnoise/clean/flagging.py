@@ -183,6 +183,7 @@ def flag(
     rule: str,
     cost_ratio: float,
     posterior: np.ndarray | None = None,
+    verified: np.ndarray | None = None,
 ) -> CleanResult:
     """``result`` with the flags of ``rule``: the one place where examples get flagged.
 
@@ -202,6 +203,9 @@ def flag(
         Cost of a false label kept over that of a correct one flagged (``cost``).
     posterior
         ``(n,)`` :func:`wrong_label_posterior` of the rate (``cost``).
+    verified
+        ``(n,)`` bool, labels a person reviewed (``data.reviewed``): never flagged, whatever
+        the rule.
 
     Returns
     -------
@@ -210,8 +214,10 @@ def flag(
         method's own.
     """
     check_rule(rule, cost_ratio=cost_ratio)
-    if rule == "own" or method.reference:
+    if method.reference:
         return result
+    if rule == "own":
+        return _unflag(result, verified)
     scores = check_scores(method.name, result.scores, ctx.n)
     counts = per_class_counts(
         scores, ctx.labels, ctx.n_classes, rule=rule, ctx=ctx, posterior=posterior,
@@ -228,9 +234,27 @@ def flag(
             "better than chance; consider clean.flag_own or count='trusted' for it",
             stacklevel=2,
         )
-    return CleanResult(
+    flagged = CleanResult(
         scores=result.scores,
         flags=np.asarray(flags, dtype=bool),
+        noise_rate_estimate=result.noise_rate_estimate,
+        extras=result.extras,
+    )
+    return _unflag(flagged, verified)
+
+
+def _unflag(result: CleanResult, verified: np.ndarray | None) -> CleanResult:
+    """``result`` with the ``verified`` ``(n,)`` rows unflagged (itself when none are)."""
+    if verified is None or not np.any(verified):
+        return result
+    verified = np.asarray(verified, dtype=bool)
+    if verified.shape != result.flags.shape:
+        raise ValueError(
+            f"verified rows of shape {verified.shape} for {result.flags.shape[0]} examples"
+        )
+    return CleanResult(
+        scores=result.scores,
+        flags=np.asarray(result.flags, dtype=bool) & ~verified,
         noise_rate_estimate=result.noise_rate_estimate,
         extras=result.extras,
     )

@@ -28,6 +28,7 @@ from labelnoise.clean.base import (
     check_scores,
     reject_unknown_params,
 )
+from labelnoise.progress import track
 
 
 def _mc_setup(
@@ -135,7 +136,7 @@ def tvnet_mc_values(
     device : str
         ``cpu`` runs on numpy; ``cuda`` / ``cuda:<i>`` on torch tensors on that device.
     progress : bool
-        Show a progress bar over steps.
+        Report the steps (:func:`labelnoise.progress.progress`).
 
     Returns
     -------
@@ -226,12 +227,7 @@ def _mc_loop(xp: Any, a: dict[str, Any], *, lr: float, progress: bool) -> Any:
 
     improvements = xp.empty_like(orders, dtype=val_logits.dtype)
     before = val_loss()
-    steps = range(orders.shape[1])
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="tvnet MC", unit="step")
-    for t in steps:
+    for t in track(range(orders.shape[1]), desc="tvnet MC", unit="step", enabled=progress):
         idx = orders[:, t]
         x = x_all[idx]  # (M, D): each episode's own example at this step
         logits = xp.matmul(x[:, None, :], weights)[:, 0, :] + bias

@@ -21,6 +21,8 @@ from labelnoise.data.alter import (
 )
 from labelnoise.data.base_images import SOURCES, BaseSource
 from labelnoise.data.store import Dataset, write_images
+from labelnoise.progress import Progress
+from labelnoise.progress import progress as show_progress
 
 TASKS = ("coarse", "fine")
 MIN_IMAGE_SIZE = 8
@@ -91,6 +93,7 @@ def generate_dataset(
     seed: int,
     chunk_size: int = CHUNK_SIZE,
     images_path: str | os.PathLike | None = None,
+    progress: bool = True,
     **alter_params,
 ) -> Dataset:
     """Generate base crops, alter a random polygon of each, and label them.
@@ -137,6 +140,8 @@ def generate_dataset(
     images_path
         Write the image array into this ``.npy`` file chunk by chunk (atomically) and return it
         memory-mapped read-only; ``None`` keeps it in memory.
+    progress
+        Report the images made (:func:`labelnoise.progress.progress`).
     **alter_params
         Passed to :func:`labelnoise.data.alter.alter` (blob, blur and hue strengths).
 
@@ -170,16 +175,12 @@ def generate_dataset(
     n = fine.size
     sources: list[str] = []
     chunks = _image_chunks(
-        fine,
-        source,
-        seeds=roles[1:],
-        vertices=vertices,
-        area=area,
-        chunk_size=chunk_size,
-        alter_params=alter_params,
-        sources=sources,
-    )
-    images = write_images(chunks, shape=(n, image_size, image_size, 3), path=images_path)
+        fine, source, seeds=roles[1:], vertices=vertices, area=area, chunk_size=chunk_size,
+        alter_params=alter_params, sources=sources,
+    )  # fmt: skip
+    shape = (n, image_size, image_size, 3)
+    with show_progress(n, desc="generate", unit="img", enabled=progress) as report:
+        images = write_images(_reported(chunks, report), shape=shape, path=images_path)
     index = pd.DataFrame(
         {
             "id": np.arange(n),
@@ -302,6 +303,13 @@ def _image_chunks(
             masks = polygon_masks(_rows(polygons, rows), size=size)
             sources.extend(base.sources)
             yield apply_alterations(base.images, masks, block[rows], _rows(draws, rows), **paint_kw)
+
+
+def _reported(chunks: Iterator[np.ndarray], report: Progress) -> Iterator[np.ndarray]:
+    """``chunks``, each counted to ``report`` once it has been taken."""
+    for chunk in chunks:
+        yield chunk
+        report.update(len(chunk))
 
 
 def _rows(draws: T, rows: slice) -> T:

@@ -23,6 +23,8 @@ from PIL import Image, ImageFile, ImageOps
 from labelnoise.data.generate import CHUNK_SIZE, MIN_IMAGE_SIZE
 from labelnoise.data.store import SPLITS, Dataset, write_images
 from labelnoise.io import atomic_path
+from labelnoise.progress import progress as show_progress
+from labelnoise.review import reviewed_table
 
 KINDS = ("folder", "csv")
 RESIZE_MODES = ("crop", "pad", "stretch")
@@ -57,6 +59,7 @@ def import_dataset(
     images_path: str | os.PathLike | None = None,
     chunk_size: int = CHUNK_SIZE,
     hflip_safe: bool = True,
+    reviewed: pd.DataFrame | None = None,
 ) -> tuple[Dataset, pd.DataFrame]:
     """Decode a user's labelled images into a :class:`Dataset` (task ``"custom"``).
 
@@ -105,7 +108,7 @@ def import_dataset(
     workers
         Decoding threads (Pillow releases the GIL while decoding); 0 = ``os.cpu_count()``.
     progress
-        Show a tqdm progress bar.
+        Report the images decoded (:func:`labelnoise.progress.progress`).
     images_path
         Write the image array into this ``.npy`` file chunk by chunk (atomically; unreadable
         files leave no gap) and return it memory-mapped read-only; ``None`` keeps it in memory.
@@ -114,6 +117,10 @@ def import_dataset(
     hflip_safe
         Stored in the metadata; pass ``False`` when a mirrored image would change its class
         (text, digits, left/right classes) so training does not flip images.
+    reviewed
+        A person's verdicts (:func:`labelnoise.review.read_reviewed`): they replace the given
+        labels, stay out of a carved test split, and become the val split when none is given
+        (:func:`labelnoise.review.trusted_rows`); ``Dataset.reviewed`` records them.
 
     Returns
     -------
@@ -136,26 +143,36 @@ def import_dataset(
     entries, skipped = _list_entries(path, kind=kind, skip=skip)
     classes = _check_labels(entries, path)
     given_splits = set(entries["split"])
-    entries, split = _order_rows(
-        entries, classes, fractions={"val": val_fraction, "test": test_fraction}, seed=seed
-    )
+    entries, trusted = _reviewed_entries(entries, reviewed, classes)
+    fractions = {"val": val_fraction, "test": test_fraction}
+    entries, split = _order_rows(entries, classes, fractions=fractions, seed=seed, trusted=trusted)
     images, entries, split, unreadable = _decode_rows(
-        entries,
-        split,
-        classes,
-        image_size=image_size,
-        resize=resize,
-        workers=workers,
-        progress=progress,
-        chunk_size=chunk_size,
-        images_path=images_path,
-        skip=skip,
-        path=path,
-    )
+        entries, split, classes, image_size=image_size, resize=resize, workers=workers,
+        progress=progress, chunk_size=chunk_size, images_path=images_path, skip=skip, path=path,
+    )  # fmt: skip
     skipped.append(unreadable)
     index = _import_index(entries, split, classes)
-    meta = _import_meta(classes, split, given_splits, image_size=image_size, hflip_safe=hflip_safe)
-    return Dataset(images, index, meta), _skipped_table(skipped)
+    meta = _import_meta(
+        classes, split, given_splits, image_size=image_size, hflip_safe=hflip_safe,
+        reviewed_val=bool(trusted.any()) and "val" not in given_splits,
+    )  # fmt: skip
+    review = reviewed_table(index, entries, entries["review_row"].to_numpy())
+    return Dataset(images, index, meta, review), _skipped_table(skipped)
+
+
+def _reviewed_entries(
+    entries: pd.DataFrame, reviewed: pd.DataFrame | None, classes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The entries with the reviewed labels applied (columns of
+    :func:`labelnoise.review.apply_review`, and ``review_row``) and the ``(n,)`` rows that
+    become the trusted val split when none is given."""
+    from labelnoise.review import REVIEW_COLUMNS, apply_review, trusted_rows
+
+    if reviewed is None:
+        reviewed = pd.DataFrame(columns=[*REVIEW_COLUMNS, "where"])
+    entries, row = apply_review(entries, reviewed, classes)
+    entries["review_row"] = row
+    return entries, trusted_rows(entries, row)
 
 
 def scan_image_folder(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -284,7 +301,7 @@ def decode_chunks(
     workers
         Threads; 0 = ``os.cpu_count()``.
     progress
-        Show a tqdm progress bar.
+        Report the images decoded (:func:`labelnoise.progress.progress`).
     chunk_size
         Files per chunk.
 
@@ -296,8 +313,6 @@ def decode_chunks(
         the next (rows of files that failed hold no image); and per file ``None`` when decoded,
         else a one-line reason why it could not be read.
     """
-    from tqdm.auto import tqdm
-
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     buf = np.empty((min(chunk_size, len(paths)), image_size, image_size, 3), dtype=np.uint8)
@@ -315,7 +330,7 @@ def decode_chunks(
     with (
         _strict_truncation(),
         ThreadPoolExecutor(max_workers=n_workers) as pool,
-        tqdm(total=len(paths), desc="import", unit="img", disable=not progress) as bar,
+        show_progress(len(paths), desc="import", unit="img", enabled=progress) as bar,
     ):
         for start in range(0, len(paths), chunk_size):
             stop = min(start + chunk_size, len(paths))
@@ -562,12 +577,17 @@ def _check_train_counts(
 
 
 def _order_rows(
-    entries: pd.DataFrame, classes: list[str], *, fractions: dict[str, float], seed: int
+    entries: pd.DataFrame,
+    classes: list[str],
+    *,
+    fractions: dict[str, float],
+    seed: int,
+    trusted: np.ndarray,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Entries and their split names ``(n,)`` with the absent splits carved out of train,
     reordered train, val, test and shuffled within each split."""
     s_carve, s_order = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(2))
-    split = _carve_splits(entries, classes, fractions=fractions, seed=s_carve)
+    split = _carve_splits(entries, classes, fractions=fractions, seed=s_carve, trusted=trusted)
     rng = np.random.default_rng(s_order)
     order = np.concatenate([rng.permutation(np.flatnonzero(split == s)) for s in SPLITS]).astype(
         np.int64
@@ -576,17 +596,42 @@ def _order_rows(
 
 
 def _carve_splits(
-    entries: pd.DataFrame, classes: list[str], *, fractions: dict[str, float], seed: int
+    entries: pd.DataFrame,
+    classes: list[str],
+    *,
+    fractions: dict[str, float],
+    seed: int,
+    trusted: np.ndarray,
 ) -> np.ndarray:
-    """Split column with the absent splits carved out of train, stratified per class."""
+    """Split column with the absent splits carved out of train, stratified per class: val is
+    the ``trusted`` ``(n,)`` reviewed rows when there are any, and no reviewed image is
+    carved into test."""
     split = entries["split"].to_numpy(dtype=object).copy()
     carve = [s for s in ("val", "test") if s not in set(split) and fractions[s] > 0]
+    if "val" not in set(split) and trusted.any():
+        missing = sorted(set(classes) - set(entries["label_name"][trusted]))
+        if missing:
+            raise ValueError(
+                f"data.reviewed: the reviewed images that become the trusted val split (those "
+                f"drawn at random) hold no image of class(es) {missing}: review at least one "
+                "of each, or add a val/ folder"
+            )
+        split[trusted] = "val"
+        carve = [s for s in carve if s != "val"]
+        left = pd.Series(entries["label_name"][split == "train"]).value_counts()
+        few = [c for c in classes if left.get(c, 0) < 2]
+        if few:
+            raise ValueError(
+                f"data.reviewed: with the reviewed images as the val split, class(es) {few} keep "
+                "fewer than 2 train images"
+            )
     if not carve:
         return split.astype(str)
     rng = np.random.default_rng(seed)
     labels = entries["label_name"].to_numpy()
+    reviewed = entries["review_row"].to_numpy() >= 0
     for c in classes:
-        members = rng.permutation(np.flatnonzero((split == "train") & (labels == c)))
+        members = rng.permutation(np.flatnonzero((split == "train") & (labels == c) & ~reviewed))
         want = {s: max(1, int(np.floor(fractions[s] * members.size + 0.5))) for s in carve}
         # Train keeps two images per class: shrink the larger carved split first.
         while members.size - sum(want.values()) < 2 and any(want.values()):
@@ -699,8 +744,10 @@ def _import_meta(
     *,
     image_size: int,
     hflip_safe: bool,
+    reviewed_val: bool = False,
 ) -> dict:
-    """Dataset metadata of a ``"custom"`` task with the imported ``classes``."""
+    """Dataset metadata of a ``"custom"`` task with the imported ``classes``; ``reviewed_val``
+    when the val split is the reviewed images."""
     return {
         "task": "custom",
         "classes": classes,
@@ -709,10 +756,17 @@ def _import_meta(
         "fine_to_coarse": [],
         "image_size": image_size,
         "hflip_safe": bool(hflip_safe),
-        # Whether the trusted val and the test split hold labels you gave for them, or were
-        # carved out of train (and so rest on its unverified labels).
+        # Whether the trusted val and the test split hold labels you gave for them, were
+        # reviewed by a person, or were carved out of train (and so rest on its unverified
+        # labels).
         "split_origin": {
-            s: "given" if s in given_splits else "carved" if s in set(split) else "none"
+            s: "given"
+            if s in given_splits
+            else "reviewed"
+            if s == "val" and reviewed_val
+            else "carved"
+            if s in set(split)
+            else "none"
             for s in ("val", "test")
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +20,8 @@ META_KEYS = ("task", "classes", "coarse", "fine", "fine_to_coarse", "image_size"
 IMAGES_FILE = "images.npy"
 INDEX_FILE = "index.csv"
 CLASSES_FILE = "classes.json"
+REVIEWED_FILE = "reviewed.csv"
+REVIEWED_COLUMNS = ("id", "split", "path", "original_label", "label", "sample", "flagged")
 
 
 @dataclass
@@ -35,11 +37,15 @@ class Dataset:
         one contiguous block, so a split is a slice of ``images``.
     meta
         The contents of ``classes.json`` (keys of ``META_KEYS``).
+    reviewed
+        The images whose labels a person reviewed (``data.reviewed``), one row each with the
+        columns of ``REVIEWED_COLUMNS`` (``labelnoise.review.reviewed_table``); empty when none.
     """
 
     images: np.ndarray
     index: pd.DataFrame
     meta: dict
+    reviewed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REVIEWED_COLUMNS))
 
     @property
     def classes(self) -> list[str]:
@@ -53,9 +59,15 @@ class Dataset:
 
     @property
     def trusted_val(self) -> bool:
-        """Whether the val split's labels were given (or generated) as correct, rather than
-        carved out of the given, unverified train labels on import."""
+        """Whether the val split's labels were given (or generated) as correct, or reviewed by a
+        person, rather than carved out of the given, unverified train labels on import."""
         return self.meta.get("split_origin", {}).get("val", "given") != "carved"
+
+    def reviewed_rows(self, split: str) -> np.ndarray:
+        """``(n,)`` bool over the rows of ``split`` (in :meth:`split`'s order): the images whose
+        labels a person reviewed."""
+        _, _, ids = self.split(split)
+        return np.isin(ids, self.reviewed["id"].to_numpy(dtype=np.int64))
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Images, labels and ids of one split.
@@ -94,6 +106,8 @@ def save_dataset(
         save_npy(out / IMAGES_FILE, dataset.images)
     write_csv(dataset.index[list(INDEX_COLUMNS)], out / INDEX_FILE)
     write_json(out / CLASSES_FILE, dataset.meta)
+    if len(dataset.reviewed):
+        write_csv(dataset.reviewed[list(REVIEWED_COLUMNS)], out / REVIEWED_FILE)
 
 
 def load_dataset(out_dir: str | os.PathLike, *, mmap: bool = True) -> Dataset:
@@ -117,7 +131,26 @@ def load_dataset(out_dir: str | os.PathLike, *, mmap: bool = True) -> Dataset:
         raise ValueError(f"{out / INDEX_FILE}: not a readable CSV ({err})") from None
     meta = read_json(out / CLASSES_FILE)
     _validate(images, index, meta, out)
-    return Dataset(images, index, meta)
+    return Dataset(images, index, meta, load_reviewed(out))
+
+
+def load_reviewed(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """The dataset's record of reviewed images (``reviewed.csv``; columns ``REVIEWED_COLUMNS``),
+    empty when nothing was reviewed."""
+    path = Path(out_dir) / REVIEWED_FILE
+    if not path.is_file():
+        return pd.DataFrame(columns=REVIEWED_COLUMNS)
+    table = pd.read_csv(path, keep_default_na=False, dtype={"path": str, "sample": str})
+    missing = [c for c in REVIEWED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    table["flagged"] = (
+        table["flagged"]
+        .replace("", pd.NA)
+        .map({"True": True, "False": False, True: True, False: False})
+        .astype("boolean")
+    )
+    return table
 
 
 def write_images(

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from labelnoise.progress import track
 from labelnoise.train.distributed import world
 from labelnoise.train.stacked import fit_stacked
 from labelnoise.train.steps import check_images, check_labels, worker_device
@@ -82,7 +83,7 @@ def out_of_sample_folds(
         every fold model to predict as well: how good and how calibrated those models are, and
         what they make of the trusted labels.
     progress
-        Show a progress bar per fold.
+        Report the folds done and each fold model's epochs (:mod:`labelnoise.progress`).
 
     Returns
     -------
@@ -115,7 +116,10 @@ def out_of_sample_folds(
     if other_images is not None:
         other_images = check_images(other_images, "other_images")
         others = np.zeros((len(splits), len(other_images), n_classes), np.float32)
-    for k, (train_idx, held_idx) in enumerate(splits):
+    # Stacked, the fold models train together and report their epochs as one.
+    shown = progress and rank == 0 and not stack
+    done = track(list(enumerate(splits)), desc="folds", unit="fold", enabled=shown)
+    for k, (train_idx, held_idx) in done:
         fold[held_idx] = k
         if stack and k not in models:
             continue

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
 
+from labelnoise.progress import progress as show_progress
 from labelnoise.train.distributed import world
 from labelnoise.train.losses import per_example_loss
 from labelnoise.train.models import build_model, load_weights
@@ -40,7 +41,6 @@ from labelnoise.train.steps import (
     epoch_plan,
     image_sums,
     normalisation,
-    progress_bar,
     resolve_device,
     sgd_step,
     to_device_nhwc,
@@ -88,9 +88,10 @@ def fit_stacked(
         Draws per model and epoch, at least the largest subset: as in ``fit``, an epoch then
         goes on with a fresh permutation of the model's rows. Default ``min(len(rows))``.
     progress
-        Show a progress bar over epochs (only when stderr is a terminal).
+        Report the epochs (:func:`labelnoise.progress.progress`: a bar on a terminal, a line
+        every tenth of the epochs in a log).
     desc
-        Label of the progress bar.
+        What the report calls the training.
 
     Returns
     -------
@@ -134,7 +135,7 @@ def fit_stacked(
     )
     schedule = Schedule.of(epoch_size, config)
     histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
-    bar = progress_bar(config.epochs, 0, progress, desc)
+    bar = show_progress(config.epochs, desc=desc, unit="epoch", enabled=progress)
     try:
         for epoch in range(config.epochs):
             perm, offsets, flips = _stacked_plan(

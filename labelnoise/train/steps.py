@@ -8,7 +8,6 @@ seeded plan, the augmented batch, the optimizer and its schedule.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -251,17 +250,6 @@ def epoch_plan(
     else:
         flips = torch.zeros(size, dtype=torch.bool)
     return perm.to(device), offsets.to(device), flips.to(device)
-
-
-def progress_bar(total: int, initial: int, enabled: bool, desc: str):
-    """A tqdm bar over epochs when enabled and stderr is a terminal, else ``None``."""
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", leave=False)
 
 
 def worker_device(requested: str) -> torch.device:

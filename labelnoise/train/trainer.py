@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from labelnoise.io import atomic_path, write_json, write_text
+from labelnoise.progress import progress as show_progress
 from labelnoise.train.config import TrainConfig, config_problems
 from labelnoise.train.distributed import synced_batch_norm, world
 from labelnoise.train.losses import per_example_loss
@@ -54,7 +55,6 @@ from labelnoise.train.steps import (
     epoch_plan,
     image_sums,
     normalisation,
-    progress_bar,
     resolve_device,
     sgd_step,
     to_device_nhwc,
@@ -359,7 +359,8 @@ def fit(
     hook
         Replaces the loss (per-example, ``(B,)``) and is told of steps and epochs.
     progress, desc
-        Show a progress bar over epochs labelled ``desc`` (only when stderr is a terminal).
+        Report the epochs under ``desc`` (:func:`labelnoise.progress.progress`: a bar on a
+        terminal, a line every tenth of the epochs in a log).
 
     Returns
     -------
@@ -399,7 +400,8 @@ def fit(
     if rank > 0:
         ckpt = None
     live = None if log_path is None else _start_log(log_path, run.model, names, history)
-    bar = progress_bar(config.epochs, start_epoch, progress and rank == 0, desc)
+    shown = progress and rank == 0
+    bar = show_progress(config.epochs, initial=start_epoch, desc=desc, unit="epoch", enabled=shown)
     run.model.train()
     try:
         with synced_batch_norm(run.model) if size > 1 else nullcontext():

@@ -4,6 +4,8 @@ A small CNN's kernels use two cores poorly: on 2 cores, two trainings of one thr
 sooner than the same two one after the other on two threads each (``bench/concurrent_fits.py``
 measures by how much). torch releases the GIL inside its kernels, so threads of one process are
 enough; each training stays deterministic, as it draws only from its own seeded generators.
+On a terminal the trainings' bars each keep a line of their own; given a label per item, their
+progress lines in a log each start with it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import torch
+
+from labelnoise.progress import progress_label
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -49,7 +53,12 @@ def worker_count(requested: int, *, jobs: int, device: torch.device, processes: 
 
 
 def map_workers(
-    fn: Callable[[Item], Result], items: Sequence[Item], *, workers: int, threads: int = 0
+    fn: Callable[[Item], Result],
+    items: Sequence[Item],
+    *,
+    workers: int,
+    threads: int = 0,
+    labels: Sequence[str] | None = None,
 ) -> list[Result]:
     """``[fn(item) for item in items]``, ``workers`` at a time, in the order of ``items``.
 
@@ -64,6 +73,10 @@ def map_workers(
     threads
         torch threads per call while several run; 0 = torch's threads divided among the workers.
         torch's thread count is restored afterwards.
+    labels
+        One per item (e.g. ``"rate=0.2"``): the progress a call reports starts with its item's
+        label (:func:`labelnoise.progress.progress_label`), so that calls side by side can be
+        told apart in a log.
 
     Returns
     -------
@@ -78,13 +91,22 @@ def map_workers(
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
+    if labels is not None and len(labels) != len(items):
+        raise ValueError(f"{len(labels)} labels for {len(items)} items")
+
+    def call(k: int) -> Result:
+        if labels is None:
+            return fn(items[k])
+        with progress_label(labels[k]):
+            return fn(items[k])
+
     if workers == 1 or len(items) <= 1:
-        return [fn(item) for item in items]
+        return [call(k) for k in range(len(items))]
     total = torch.get_num_threads()
     torch.set_num_threads(threads if threads > 0 else max(1, total // workers))
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(fn, item) for item in items]
+            futures = [pool.submit(call, k) for k in range(len(items))]
             try:
                 return [future.result() for future in futures]
             except BaseException:

@@ -164,6 +164,24 @@ def test_a_score_that_ranks_nothing_is_warned_about_under_the_cost_rule():
         assert (rows & ~flagged.flags).sum() >= np.ceil(correct / 2)
 
 
+@pytest.mark.parametrize("rule", ["cost", "trusted", "own"])
+def test_a_label_a_person_reviewed_is_never_flagged(rule):
+    ctx, _, _ = _flag_context()
+    method = get_method("mistakenness")
+    result = method.run(ctx)
+    posterior = wrong_label_posterior(ctx.pred_probs, ctx.labels)
+    free = flag(method, result, ctx, rule=rule, cost_ratio=1.0, posterior=posterior)
+    verified = free.flags & (np.arange(ctx.n) % 2 == 0)  # half of what it flags was checked
+    assert verified.any()
+    checked = flag(
+        method, result, ctx, rule=rule, cost_ratio=1.0, posterior=posterior, verified=verified
+    )
+    np.testing.assert_array_equal(checked.flags, free.flags & ~verified)
+    with pytest.raises(ValueError, match="verified rows"):
+        flag(method, result, ctx, rule=rule, cost_ratio=1.0, posterior=posterior,
+             verified=verified[:-1])  # fmt: skip
+
+
 def test_own_rule_and_reference_arms_keep_their_flags():
     ctx, flipped, _ = _flag_context()
     method = get_method("mistakenness")

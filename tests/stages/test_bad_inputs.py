@@ -9,6 +9,7 @@ use, and the message says where they came from.
 
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,17 +31,19 @@ GENERATE = ("generate.py", "--out", "ds", "--figure", "fig.png")
 
 
 OUTPUT_OPTIONS = ("--out", "--figure", "--metrics", "--pr", "--confusion")
+# A tqdm bar, or the line labelnoise.progress writes in its stead when stderr is no terminal.
+PROGRESS = re.compile(r"%\||: \S+ \d+/\d+ \(\d+%\) in ")
 
 
 def _refused(cwd: Path, command: tuple[str, ...], patterns: tuple[str, ...]) -> None:
     """Run ``command`` in ``cwd``: exit 2, an ``error: ...`` message holding every pattern (only
-    progress bars before it), no traceback, no output."""
+    progress before it), no traceback, no output."""
     done = _stage(cwd, *command)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("error: ")), None)
     assert start is not None and "Traceback" not in done.stderr, done.stderr
-    assert all("%|" in line or not line.strip() for line in lines[:start]), done.stderr
+    assert all(PROGRESS.search(line) or not line.strip() for line in lines[:start]), done.stderr
     message = "\n".join(lines[start:])
     missing = [pattern for pattern in patterns if pattern not in message]
     assert not missing, f"{missing} not in {message!r}"
@@ -293,9 +296,10 @@ class Clean:
 def _clean(method: str = "cleanlab", **changes) -> Clean:
     """The clean stage running ``method`` alone (so the message comes from it); ``changes`` are
     params keys with ``__`` for dots."""
-    # aum's result comes from the project's fit folder; it stays valid in every case.
+    # aum's result comes from the project's fit folder; it stays valid in every case. Beside a
+    # reference method (oracle) it is the results method, whose drop arm the params must list.
     alone = {
-        "clean.methods": [method], "retrain.methods": [method], "retrain.relabel": [],
+        "clean.methods": [method], "retrain.methods": [method, "aum"], "retrain.relabel": [],
         "retrain.second": [],
     }  # fmt: skip
     return Clean({**alone, **{key.replace("__", "."): v for key, v in changes.items()}})

@@ -39,6 +39,7 @@ TOY_PARAMS = {
     "clean.low_confidence": {"fraction": 0.25},
     "clean.consensus": {"members": ["cleanlab", "low_confidence", "aum"]},
     "retrain.methods": ["low_confidence"],
+    "results.method": "low_confidence",  # the cleaned model is one of the drop arms
     "retrain.relabel": [],
     "retrain.second": [],
     "clean.flag_own": ["low_confidence"],  # its own rule: the fraction its params block sets

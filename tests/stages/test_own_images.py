@@ -101,7 +101,8 @@ def test_folder_flips_are_ranked_high_and_originals_untouched(tmp_path):
         tmp_path, "results.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
         "--train", "data/train", "--clean", "data/clean",
         "--issues", "results/label_issues.csv", "--cleaned", "results/cleaned_labels.csv",
-        "--outliers", "results/outliers.csv", "--duplicates", "results/duplicates.csv",
+        "--issue-table", "results/issues.csv", "--issue-summary", "results/issue_summary.csv",
+        "--leaks", "results/leaks.csv",
     )  # fmt: skip
     links = subprocess.run(
         [sys.executable, "-m", "labelnoise.label_issues"],
@@ -179,8 +180,17 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     assert (
         "injected_flip" not in issues.columns and issues["path"].str.startswith(str(folder)).all()
     )
-    for name in ("outliers.csv", "duplicates.csv", "cleaned_labels.csv"):
+    for name in ("issues.csv", "issue_summary.csv", "leaks.csv", "cleaned_labels.csv"):
         assert (project / "results" / name).is_file()
+    # Every issue type of your images, counted exactly as the per-image table holds them.
+    table = pd.read_csv(project / "results" / "issues.csv")
+    summary = pd.read_csv(project / "results" / "issue_summary.csv").set_index("issue_type")
+    assert list(table["path"]) == list(issues.sort_values("id")["path"])
+    for kind in summary.index.drop("leak"):
+        assert summary.loc[kind, "num_issues"] == table[f"is_{kind}_issue"].sum(), kind
+    assert summary.loc["leak", "num_issues"] == len(pd.read_csv(project / "results" / "leaks.csv"))
+    # Checked at their own sizes (20–48 px), not at the imported size.
+    assert table["odd_size_score"].nunique() > 1 and table["odd_aspect_ratio_score"].nunique() > 1
     page = (project / "report" / "index.html").read_text()
     assert 'class="notice"' in page and "No val/ or test/ folder" in page
     assert Path(paths[0]).name in page  # the gallery names your files
@@ -200,3 +210,40 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     Image.new("RGB", (30, 30), (240, 10, 10)).save(folder / "train" / "warm" / "extra.png")
     assert "generate" in _repro(project, env, "generate")
     assert {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths} == before
+    _review_round_trip(project, env)
+    assert {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in paths} == before
+
+
+def _review_round_trip(project: Path, env: dict) -> None:
+    """Export the suspects, let a person correct them, re-run: exactly the reviewed labels
+    change, the random sample becomes the trusted split, the report says what was reviewed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "labelnoise.review", "export", "--top", "6", "--random", "4"],
+        cwd=project, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sheet = pd.read_csv(project / "results" / "review" / "review.csv", keep_default_na=False)
+    tasks = json.loads((project / "results" / "review" / "tasks.json").read_text())
+    assert [t["data"]["path"] for t in tasks] == list(sheet["path"])
+    # The reviewer swaps the suspects' labels, confirms the random sample, skips one suspect.
+    swap = {"warm": "cold", "cold": "warm"}
+    suspect = sheet["sample"] == "suspect"
+    sheet["label"] = np.where(suspect, sheet["given_label"].map(swap), sheet["given_label"])
+    sheet.loc[sheet.index[0], "label"] = ""
+    sheet.to_csv(project / "reviewed" / "round1.csv", index=False)
+    before = pd.read_csv(project / "data" / "dataset" / "index.csv").set_index("source")
+    assert "generate" in _repro(project, env)
+    after = pd.read_csv(project / "data" / "dataset" / "index.csv").set_index("source")
+    changed = after["label_name"] != before["label_name"].reindex(after.index)
+    reviewed = sheet.iloc[1:]
+    expected = reviewed.loc[reviewed["sample"] == "suspect", "path"]
+    assert sorted(after.index[changed]) == sorted(expected)
+    assert (after.loc[reviewed["path"], "split"] != "test").all()
+    assert set(after.loc[reviewed.loc[~suspect, "path"], "split"]) == {"val"}
+    assert set(after.index[after["split"] == "val"]) == set(reviewed.loc[~suspect, "path"])
+    page = (project / "report" / "index.html").read_text()
+    assert "You reviewed 9 images" in page and "5 labels corrected" in page
+    baseline = json.loads((project / "metrics" / "baseline" / "0.0.json").read_text())
+    assert baseline["noise_estimate"] == "trusted set"
+    issues = pd.read_csv(project / "results" / "label_issues.csv")
+    assert not issues.set_index("path").loc[expected, "is_label_issue"].any()

@@ -1,6 +1,7 @@
 """Stage scripts refuse bad input with one line naming the culprit, exit 2, and write nothing."""
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def tiny_params(changes: dict) -> dict:
 
 
 def _write_params(directory: Path, changes: dict) -> None:
+    (directory / "reviewed").mkdir(exist_ok=True)  # data.reviewed, empty as in the repository
     with open(directory / "params.yaml", "w") as fh:
         YAML(typ="safe", pure=True).dump(tiny_params(changes), fh)
 
@@ -153,6 +155,17 @@ def test_corrupt_writes_exact_flips_at_every_rate(tmp_path, tiny_dataset):
         assert matrix["rate"] == rate
         assert matrix["n_flipped"] == labels["flipped"].sum()
         assert matrix["n_train"] == len(labels)
+
+
+def test_a_finished_stage_ends_with_its_wall_time_on_stderr(tmp_path, tiny_dataset):
+    _write_params(tmp_path, {})
+    done = _stage(tmp_path, "corrupt.py", "--dataset", str(tiny_dataset), "--out", "n")
+    assert done.returncode == 0, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert re.fullmatch(r"stage done in (\d+\.\d s|\d+ min \d\d s)", last), done.stderr
+    assert "stage done" not in done.stdout
+    refused = _stage(tmp_path, "corrupt.py", "--dataset", "absent", "--out", "m")
+    assert refused.returncode == 2 and "stage done" not in refused.stderr
 
 
 def _train_args(dataset: Path, noisy: Path, out: str) -> list[str]:

@@ -32,6 +32,20 @@ def test_every_row_predicted_by_the_model_that_never_saw_it():
     np.testing.assert_array_equal(same, proba)
 
 
+def test_a_log_follows_the_folds_and_each_fold_models_epochs(capsys):
+    images, labels = brightest_channel(90, seed=0)
+    out_of_sample_folds(images, labels, n_classes=3, folds=3, config=CFG, seed=0)
+    lines = capsys.readouterr().err.splitlines()
+    folds = [line for line in lines if line.startswith("folds: ")]
+    assert [line.split(" (")[0] for line in folds] == [f"folds: fold {k}/3" for k in (1, 2, 3)]
+    for k in (1, 2, 3):
+        epochs = [line for line in lines if line.startswith(f"fold {k}/3: epoch ")]
+        assert [line.split(" (")[0] for line in epochs] == [
+            f"fold {k}/3: epoch {e}/3" for e in (1, 2, 3)
+        ]
+    assert len(lines) == len(folds) + 9
+
+
 def test_fold_models_never_saw_their_rows(monkeypatch):
     import labelnoise.train.crossval as crossval
 

@@ -1,7 +1,10 @@
 import csv
+import io
 import json
 import math
+import re
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -136,6 +139,28 @@ def test_resume_after_interruption_is_exact(data, val, tmp_path):
         predict_proba(resumed.model, val[0]), predict_proba(straight.model, val[0])
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_a_log_gets_a_line_per_epoch_with_loss_and_accuracy(data, val, capsys):
+    fit(*data, n_classes=3, config=FAST, seed=0, val_images=val[0], val_labels=val[1], desc="fit")
+    lines = capsys.readouterr().err.splitlines()
+    line_format = re.compile(r"fit: epoch (\d)/4 \(\d+%\) in .*, loss=\d\.\d{3} acc=\d\.\d{3}$")
+    found = [line_format.match(line) for line in lines]
+    assert all(found), lines
+    assert [int(m[1]) for m in found] == [1, 2, 3, 4]
+
+
+def test_a_terminal_gets_a_tqdm_bar_over_the_epochs(data, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    fit(*data, n_classes=3, config=FAST, seed=0, desc="fit")
+    bar = terminal.getvalue()
+    assert "fit: 100%|" in bar and "4/4" in bar and "\r" in bar
+    assert not re.search(r"fit: epoch \d/4", bar)
 
 
 def test_checkpoint_of_other_config_is_not_resumed(data, tmp_path, capsys):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from labelnoise.progress import track
 from labelnoise.train import fit, predict_proba
 from labelnoise.train.workers import map_workers, worker_count
 from tests.train.test_trainer import FAST, brightest_channel
@@ -51,6 +52,25 @@ def test_map_workers_raises_the_first_error_and_restores_threads():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="workers must be >= 1"):
         map_workers(fail_on_two, [0], workers=0)
+
+
+def test_map_workers_labels_each_calls_progress_lines(capsys):
+    both_running = threading.Barrier(2, timeout=10)
+
+    def count(x: int) -> int:
+        both_running.wait()  # the two calls report side by side
+        for _ in track(range(50), desc="count", unit="step"):
+            pass
+        return x
+
+    assert map_workers(count, [0, 1], workers=2, labels=["rate=0.0", "rate=0.2"]) == [0, 1]
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 20
+    for label in ("rate=0.0", "rate=0.2"):
+        mine = [line.split(" (")[0] for line in lines if line.startswith(f"{label} count: ")]
+        assert mine == [f"{label} count: step {n}/50" for n in range(5, 51, 5)]
+    with pytest.raises(ValueError, match="1 labels for 2 items"):
+        map_workers(count, [0, 1], workers=2, labels=["rate=0.0"])
 
 
 def test_map_workers_shares_the_threads_out_while_running():
