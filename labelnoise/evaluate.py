@@ -188,3 +188,45 @@ def pr_curve(flipped: np.ndarray, scores: np.ndarray, *, max_points: int = 200) 
         {"recall": float(r), "precision": float(p)}
         for r, p in zip(recall[keep], precision[keep], strict=True)
     ]
+
+
+def review_effort(
+    flipped: np.ndarray, scores: np.ndarray, *, shares: Sequence[float] = (0.5, 0.9, 1.0)
+) -> tuple[np.ndarray, dict[float, int]]:
+    """How many images a person must review, most suspect first, to find the false labels.
+
+    Parameters
+    ----------
+    flipped
+        ``(n,)`` bool, the labels that are false.
+    scores
+        ``(n,)`` suspicion, higher = more likely mislabelled (ties: the earlier row first).
+    shares
+        Shares of the false labels to find, in ``(0, 1]``.
+
+    Returns
+    -------
+    found, needed
+        ``found`` ``(n + 1,)``: the share of the false labels among the ``k`` most suspect
+        images, for ``k = 0..n`` (recall at ``k``; precision at ``k`` is ``found[k] *
+        n_false / k``); ``needed``: per share, the smallest ``k`` that finds it.
+
+    Raises
+    ------
+    ValueError
+        Shapes that differ, or no false label to find.
+    """
+    flipped = np.asarray(flipped, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if flipped.shape != scores.shape or flipped.ndim != 1:
+        raise ValueError(f"flipped {flipped.shape} and scores {scores.shape} must be equal (n,)")
+    if not flipped.any():
+        raise ValueError("review_effort: no false label to find")
+    order = np.argsort(-scores, kind="stable")
+    found = np.r_[0.0, np.cumsum(flipped[order]) / flipped.sum()]
+    needed = {}
+    for share in shares:
+        if not 0 < share <= 1:
+            raise ValueError(f"shares must lie in (0, 1], got {share!r}")
+        needed[float(share)] = int(np.argmax(found >= share - 1e-12))
+    return found, needed

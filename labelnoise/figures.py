@@ -528,7 +528,11 @@ def _require_rate(table: pd.DataFrame, name: str) -> np.ndarray:
     return table["rate"].to_numpy(dtype=float)
 
 
-def accuracy_vs_rate_figure(accuracy_table: pd.DataFrame, fit_table: pd.DataFrame) -> Figure:
+def accuracy_vs_rate_figure(
+    accuracy_table: pd.DataFrame,
+    fit_table: pd.DataFrame,
+    intervals: pd.DataFrame | None = None,
+) -> Figure:
     """Test accuracy against the false-label rate, a line per cleaning method.
 
     Parameters
@@ -538,12 +542,15 @@ def accuracy_vs_rate_figure(accuracy_table: pd.DataFrame, fit_table: pd.DataFram
         (``none`` = trained on the noisy labels as given).
     fit_table
         ``plots/regression/accuracy_fit.csv``: ``rate`` and ``<method>_fit`` (binomial GLM curve).
+    intervals
+        ``rate, method, low, high`` (:func:`labelnoise.regress.accuracy_interval_table`): each
+        marker's 95% interval, drawn as an error bar.
 
     Returns
     -------
     Figure
-        Markers = observed accuracy, lines = the fitted curve (dashed line joins the markers of
-        methods without a fit).
+        Markers = observed accuracy with their error bars, lines = the fitted curve (dashed
+        line joins the markers of methods without a fit).
     """
     rates = _require_rate(accuracy_table, "accuracy table")
     grid = _require_rate(fit_table, "accuracy fit table")
@@ -567,15 +574,79 @@ def accuracy_vs_rate_figure(accuracy_table: pd.DataFrame, fit_table: pd.DataFram
         )
         if has_fit:
             ax.plot(grid, fit_table[fit_col].to_numpy(float), color=colors[name], linewidth=1.5)
+        if intervals is not None:
+            bars = intervals[intervals["method"] == name]
+            mid = bars["accuracy"].to_numpy(float)
+            spread = np.vstack([mid - bars["low"].to_numpy(float), bars["high"] - mid])
+            ax.errorbar(
+                bars["rate"].to_numpy(float), mid, yerr=np.clip(spread, 0, None), fmt="none",
+                ecolor=colors[name], elinewidth=1, capsize=3,
+            )  # fmt: skip
     _rate_axis(ax, rates)
     ax.set_ylabel("test accuracy (fraction correct, clean test labels)")
     ax.set_title("Test accuracy vs false-label rate, per cleaning method", fontsize=13)
     handles = ax.get_legend_handles_labels()[0]
     handles += [
-        Line2D([], [], color="black", marker="o", linestyle="none", label="marker: observed"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="o",
+            linestyle="none",
+            label="marker: observed" + (" (bar: 95% interval)" if intervals is not None else ""),
+        ),
         Line2D([], [], color="black", linewidth=1.5, label="line: binomial GLM fit"),
     ]
     ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    return fig
+
+
+def review_effort_figure(
+    found: dict[str, np.ndarray], flagged: dict[str, int], *, n_false: int, rate: float
+) -> Figure:
+    """How many images a person must review, most suspect first, to find the false labels.
+
+    Parameters
+    ----------
+    found
+        Method name -> ``(n + 1,)`` share of the false labels among its ``k`` most suspect
+        images, ``k = 0..n`` (:func:`labelnoise.evaluate.review_effort`).
+    flagged
+        Method name -> how many images it flags (a marker on its curve).
+    n_false
+        Number of false labels.
+    rate
+        The false-label rate, for the title.
+
+    Returns
+    -------
+    Figure
+        A curve per method; the dashed lines are a perfect ranking (every false label first)
+        and a random order. Higher and further left is better.
+    """
+    if not found:
+        raise ValueError("review_effort_figure: no method's curve")
+    colors = method_colors(list(found))
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    ax = fig.subplots()
+    n = len(next(iter(found.values()))) - 1
+    k = np.arange(n + 1)
+    ax.plot(k, np.minimum(k / n_false, 1), linestyle="--", color="0.3", label="perfect ranking")
+    ax.plot(k, k / n, linestyle=":", color="0.5", label="random order")
+    for i, (name, curve) in enumerate(found.items()):
+        at90 = int(np.argmax(curve >= 0.9 - 1e-12))
+        ax.plot(k, curve, color=colors[name], label=f"{name} (90% after {at90:,} images)")
+        if name in flagged:
+            mark = min(int(flagged[name]), n)
+            ax.plot(mark, curve[mark], marker=_MARKERS[i % len(_MARKERS)], color=colors[name],
+                    linestyle="none")  # fmt: skip
+    ax.set_xlim(0, min(n, 3 * n_false))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("images reviewed, most suspect first (marker: the method's flags)")
+    ax.set_ylabel("share of the false labels found")
+    ax.set_title(f"Review effort at false-label rate {rate:g} ({n_false:,} false labels)")
+    ax.legend(loc="lower right", fontsize=9)
+    ax.grid(alpha=0.3)
     return fig
 
 

@@ -9,7 +9,8 @@ files the grid names and nothing else, and a missing one is an error.
 Tables returned (one row per run, ``seed`` tells replicate runs apart):
 
 * runs: ``seed, rate, method, accuracy, balanced_accuracy, macro_f1, macro_precision,
-  macro_recall, n_test, n_correct`` — method ``"none"`` is the baseline;
+  macro_recall, n_test, n_correct, fold_accuracy, fold_ece`` — method ``"none"`` is the
+  baseline, the only one with the fold models' accuracy and calibration error (NaN elsewhere);
 * per_class: ``seed, rate, method, class, precision, recall, f1, support``;
 * detect: ``seed, rate, method, precision, recall, f1, auroc, auprc, n_flagged, n_flipped,
   false_positives, f1_at_k, flag_ratio, false_positive_rate, true_noise_rate,
@@ -191,6 +192,9 @@ def _classification_row(
         "macro_recall": float(np.mean([c["recall"] for c in classes])),
         "n_test": n_test,
         "n_correct": n_correct,
+        # Baseline files only: the K fold models behind every score (accuracy, calibration).
+        "fold_accuracy": float(record.get("fold_accuracy", np.nan)),
+        "fold_ece": float(record.get("fold_ece", np.nan)),
         "file": str(path),
     }
     return row, classes

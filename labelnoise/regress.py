@@ -164,21 +164,21 @@ def _fit_glm(table, methods, reference, *, drops, n_boot, seed, out, level=0.95)
             )
         largest = float(table.loc[table["method"] == name, "rate"].max())
         for drop, (point, ci, reached) in tolerances.items():
-            key = f"tolerance_{drop:g}pt"
+            key, said = f"tolerance_{drop:g}pt", f"the rate costing {drop:g} point(s)"
             entry[key] = _finite(point[i])
             entry[f"{key}_ci"] = [_finite(ci[0, i]), _finite(ci[1, i])]
             if not np.isfinite(point[i]):
                 entry["notes"].append(
-                    f"{key}: predicted accuracy never drops {drop:g} point(s) below its rate-0 "
+                    f"{said}: predicted accuracy never drops {drop:g} point(s) below its rate-0 "
                     "value within [0, 1)"
                 )
             elif point[i] > largest:
                 entry["notes"].append(
-                    f"{key}: extrapolated beyond the largest observed rate {largest:g}"
+                    f"{said}: extrapolated beyond the largest observed rate {largest:g}"
                 )
             if np.isfinite(point[i]) and not np.isfinite(ci[1, i]):
                 entry["notes"].append(
-                    f"{key}: upper CI bound is beyond rate 1 (the drop is reached in only "
+                    f"{said}: upper CI bound is beyond rate 1 (the drop is reached in only "
                     f"{reached[i]:.0%} of the bootstrap draws)"
                 )
     return {
@@ -779,6 +779,44 @@ def accuracy_change(
         n = np.array([arm["n_test"].iloc[0], noisy["n_test"].iloc[0]])
         half = stats.norm.ppf(0.5 + level / 2) * np.sqrt((p * (1 - p) / n).sum())
     return float(diff.mean()), float(diff.mean() - half), float(diff.mean() + half)
+
+
+def accuracy_interval(
+    runs: pd.DataFrame, *, rate: float, method: str, level: float = 0.95
+) -> tuple[float, float, float] | None:
+    """``method``'s test accuracy at ``rate`` with its interval: with several seeds the mean and
+    a t interval over seeds (training noise and test sampling alike), with one seed the Wilson
+    interval of its test sampling. None when the arm did not run at ``rate``.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(value, low, high)``, fractions correct.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    rows = runs[np.isclose(runs["rate"], rate) & (runs["method"] == method)]
+    if rows.empty:
+        return None
+    accuracy = rows["accuracy"].to_numpy(float)
+    if len(rows) > 1:
+        half = stats.t.ppf(0.5 + level / 2, len(rows) - 1) * accuracy.std(ddof=1)
+        half /= np.sqrt(len(rows))
+        return float(accuracy.mean()), float(accuracy.mean() - half), float(accuracy.mean() + half)
+    k, n = int(rows["n_correct"].iloc[0]), int(rows["n_test"].iloc[0])
+    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    return float(accuracy[0]), float(low), float(high)
+
+
+def accuracy_interval_table(runs: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+    """Long table of :func:`accuracy_interval` for every arm and rate of ``runs``: ``rate,
+    method, accuracy, low, high`` (the error bars of the accuracy figure)."""
+    cells = runs[["rate", "method"]].drop_duplicates().sort_values(["method", "rate"])
+    rows = [
+        (rate, method, *accuracy_interval(runs, rate=rate, method=method, level=level))
+        for rate, method in cells.itertuples(index=False)
+    ]
+    return pd.DataFrame(rows, columns=["rate", "method", "accuracy", "low", "high"])
 
 
 def noise_rate_errors(detect: pd.DataFrame) -> pd.Series:

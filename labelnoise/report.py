@@ -18,6 +18,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from labelnoise.glance import Glance
+
 SUSPECT_COLUMNS = ("method", "row", "label", "score", "rank")
 
 FIGURES: dict[str, tuple[str, str]] = {
@@ -26,10 +28,18 @@ FIGURES: dict[str, tuple[str, str]] = {
         "Test accuracy on clean test labels. <i>none</i> is trained on the noisy labels as given; "
         "every other method is retrained after removing what it flagged (<i>_relabel</i>: after "
         "giving the flagged examples it is sure of their suggested label; <i>gce</i>: every "
-        "noisy label, a robust loss). Markers are observed, lines the binomial GLM fit. Higher "
+        "noisy label, a robust loss). Markers are observed with their 95% intervals (over seeds "
+        "when several are pooled, else test sampling only), lines the binomial GLM fit. Higher "
         "and flatter is better; <i>oracle</i> (drop exactly the false labels) and "
         "<i>oracle_relabel</i> (every true label) are ceilings, <i>random</i> (drop as many at "
         "random) the floor.",
+    ),
+    "review_effort": (
+        "How many images must a person review?",
+        "Each method's images sorted most suspect first: the share of the false labels among "
+        "the first k (recall at k). A marker is where the method's flags stop; the dashed line "
+        "is a perfect ranking, the dotted one a random order. The legend gives how many images "
+        "it takes to find 90% of the false labels.",
     ),
     "detection_vs_rate": (
         "Detection quality vs false-label rate",
@@ -92,6 +102,9 @@ h1 { margin: 0 0 8px; } h2 { margin-top: 36px; border-bottom: 2px solid var(--li
 .notice { max-width: 90ch; border-left: 6px solid #e08a00; background: #fff6e5;
           padding: 8px 12px; }
 .muted { color: var(--muted); font-size: 13px; }
+.headline { font-size: 18px; max-width: 90ch; margin: 12px 0; }
+table.glance th { text-align: left; cursor: default; background: var(--bg); }
+table.glance td { text-align: left; white-space: normal; }
 .table-wrap { overflow-x: auto; margin: 0 0 16px; }
 table { border-collapse: collapse; font-size: 14px; }
 .table-title { font-weight: 600; margin: 20px 0 4px; max-width: 110ch; }
@@ -370,6 +383,9 @@ def _baseline_table(runs: pd.DataFrame) -> str:
     headers = ["false-label rate", "accuracy", "balanced accuracy", "macro F1"]
     if "hter" in runs and runs["hter"].notna().any():
         columns, headers = [*columns, "hter"], [*headers, "HTER"]
+    if "fold_ece" in runs and runs["fold_ece"].notna().any():
+        columns = [*columns, "fold_accuracy", "fold_ece"]
+        headers = [*headers, "fold models' accuracy", "fold models' ECE (lower = calibrated)"]
     stats = base[columns].mean()
     n_test = base["n_test"].first() if "n_test" in runs else None
     rows = [
@@ -465,6 +481,9 @@ def _regression_table(regression: dict) -> str:
     rows = []
     for name in _method_order(list(methods)):
         entry = methods[name]
+        observed = list((entry.get("observed_mean_accuracy") or {}).values())
+        if len(observed) < 2 or np.ptp(observed) == 0:
+            continue  # one rate, or the same accuracy at every rate (trained on true labels)
         rows.append(
             [
                 (name, name),
@@ -498,13 +517,33 @@ def _regression_table(regression: dict) -> str:
     )
 
 
+def _distinct_estimates(detect: pd.DataFrame) -> pd.DataFrame:
+    """``detect`` without the reference arms (they know the flips) and with methods whose
+    estimates agree at every rate merged into one row, named ``a, b``."""
+    from labelnoise.metrics import is_reference
+
+    own = detect[~detect["method"].map(is_reference).astype(bool)]
+    if own.empty:
+        return own
+    means = own.groupby(["method", "rate"])["estimated_noise_rate"].mean().unstack("rate")
+    groups: dict[tuple, list[str]] = {}
+    for name in _method_order(list(means.index)):
+        groups.setdefault(tuple(means.loc[name].round(6).fillna(-1)), []).append(name)
+    rename = {m: ", ".join(names) for names in groups.values() for m in names}
+    merged = own.assign(method=own["method"].map(rename))
+    return merged.drop_duplicates([c for c in ("seed", "rate", "method") if c in merged])
+
+
 def _estimates_tables(detect: pd.DataFrame, regression: dict) -> str:
+    from labelnoise.metrics import is_reference
+
     truth = detect.groupby("rate")["true_noise_rate"].mean()
     pivot = _rate_pivot(
-        detect,
+        _distinct_estimates(detect),
         "estimated_noise_rate",
         "noise-estimate-table",
-        "Each method's estimate of the false-label rate (row 'true' = the actual rate)",
+        "Each method's estimate of the false-label rate (row 'true' = the actual rate; methods "
+        "whose estimates agree at every rate share a row)",
     )
     true_row = "<tr>" + '<td class="text" data-value="true"><b>true</b></td>'
     true_row += "".join(f'<td data-value="{v}"><b>{v:.3f}</b></td>' for v in truth.to_numpy())
@@ -519,6 +558,7 @@ def _estimates_tables(detect: pd.DataFrame, regression: dict) -> str:
             _num(fits[name].get("bias"), "{:+.3f}"),
         ]
         for name in _method_order(list(fits))
+        if not is_reference(name)  # they estimate the truth by construction: slope 1 exactly
     ]
     fit_table = _table(
         "estimate-fit-table",
@@ -807,7 +847,7 @@ def _leak_cards(found: OtherIssues, uris: dict[int, str]) -> str:
     )
 
 
-def _other_issues(found: OtherIssues, *, rate: float) -> str:
+def _other_issues(found: OtherIssues, *, rate: float, with_summary: bool = True) -> str:
     uris: dict[int, str] = {}
     kinds = [
         k
@@ -818,8 +858,12 @@ def _other_issues(found: OtherIssues, *, rate: float) -> str:
         f"<p>Every issue type of the train images, at false-label rate {rate:g} where it "
         "depends on the model (results/issues.csv: one row per train image, columns "
         "is_&lt;type&gt;_issue and &lt;type&gt;_score; the label issues are the review "
-        "gallery's below), and the images that are in two splits at once.</p>"
-        + issue_summary_table(found.summary)
+        "gallery's), and the images that are in two splits at once"
+        + (
+            ".</p>" + issue_summary_table(found.summary)
+            if with_summary
+            else "; how many of each: the issue summary at the top.</p>"
+        )
         + "".join(_issue_cards(found, k, uris) for k in kinds)
         + _leak_cards(found, uris)
     )
@@ -921,8 +965,13 @@ def _check_report_inputs(runs, detect, suspects, images, default_method, other_i
     return default
 
 
-def _summary_tables(runs: pd.DataFrame, detect: pd.DataFrame, regression: dict) -> str:
-    """The summary section: baseline, accuracy, detection and regression tables."""
+def _summary_tables(
+    runs: pd.DataFrame, detect: pd.DataFrame, regression: dict, *, given_labels: bool
+) -> str:
+    """The summary section: the gap closed, baseline, accuracy, detection and regression
+    tables; with your labels as given only what can vary without ground truth."""
+    if given_labels:
+        return _given_table(runs) + _baseline_table(runs)
     return "".join(
         [
             _gap_table(runs),
@@ -948,6 +997,42 @@ def _summary_tables(runs: pd.DataFrame, detect: pd.DataFrame, regression: dict) 
     )
 
 
+def _given_table(runs: pd.DataFrame) -> str:
+    """Per arm that needs no ground truth: its test accuracy on your test split and its change
+    against every label as given, each with its 95% interval."""
+    from labelnoise.metrics import is_reference
+    from labelnoise.regress import accuracy_change, accuracy_interval
+
+    arms = ["none"] + [m for m in _method_order(list(runs["method"])) if not is_reference(m)]
+    rows = []
+    for arm in arms:
+        accuracy = accuracy_interval(runs, rate=0.0, method=arm)
+        change = None if arm == "none" else accuracy_change(runs, rate=0.0, method=arm)
+        rows.append(
+            [
+                (arm, arm),
+                _ci(accuracy[0], accuracy[1:]) if accuracy else ("–", None),
+                ("–", None)
+                if change is None
+                else _ci(100 * change[0], [100 * c for c in change[1:]], "{:+.1f}"),
+            ]
+        )
+    return _table(
+        "given-table",
+        "Test accuracy on your test split, trained on every label as given (none) and after "
+        "each cleaning, with the change in points; 95% intervals",
+        ["arm", "accuracy [95% CI]", "change against none, points [95% CI]"],
+        rows,
+    )
+
+
+def _first_screen(glance: Glance, other_issues: OtherIssues | None) -> str:
+    from labelnoise.glance import review_html, settings_html
+
+    summary = "" if other_issues is None else issue_summary_table(other_issues.summary)
+    return glance.headline + summary + review_html(glance.review) + settings_html(glance.settings)
+
+
 def build_report(
     runs: pd.DataFrame,
     detect: pd.DataFrame,
@@ -964,6 +1049,7 @@ def build_report(
     issues_rate: float | None = None,
     notice: str | None = None,
     given_labels: bool = False,
+    glance: Glance | None = None,
 ) -> str:
     """Render the whole report as one self-contained HTML page.
 
@@ -1002,7 +1088,12 @@ def build_report(
         A warning shown under the title (e.g. which numbers rest on unverified labels).
     given_labels
         The labels were used as given (your own images, nothing falsified): the page says so
-        instead of describing falsified labels.
+        instead of describing falsified labels, leaves out what needs ground truth (the
+        reference arms, detection scores, the regression over rates) and shows the review
+        gallery right after the first screen.
+    glance
+        The first screen (:class:`Glance`): the headline, the issue summary of
+        ``other_issues``, what a person reviewed and the run's settings; none when ``None``.
 
     Returns
     -------
@@ -1010,7 +1101,11 @@ def build_report(
         The HTML document.
     """
     default = _check_report_inputs(runs, detect, suspects, images, default_method, other_issues)
-    summary = _summary_tables(runs, detect, regression)
+    if given_labels:  # without ground truth the arms that read it cannot differ from none
+        from labelnoise.metrics import is_reference
+
+        runs = runs[(runs["method"] == "none") | ~runs["method"].map(is_reference)]
+    summary = _summary_tables(runs, detect, regression, given_labels=given_labels)
     figure_html = "".join(
         f'<figure id="fig-{_esc(name)}"><img src="{png_data_uri(png)}" '
         f'alt="{_esc(FIGURES.get(name, (name, ""))[0])}"><figcaption><b>'
@@ -1019,28 +1114,34 @@ def build_report(
         for name, png in figures.items()
     )
     lead = _given_lead() if given_labels else _falsified_lead(rate)
-    sections = [
-        ("summary", "Summary tables", summary),
-        (
-            "noise-estimates",
-            "Estimated vs true false-label rate",
-            _estimates_tables(detect, regression),
-        ),
-        ("figures", "Figures", figure_html),
-    ]
+    gallery = (
+        "review",
+        "Review gallery: top suspects per class"
+        + ("" if given_labels else f" at false-label rate {rate:g}"),
+        _gallery(suspects, images, class_names, default=default),
+    )
+    issues = None
     if other_issues is not None:
         at = rate if issues_rate is None else issues_rate
-        html = _other_issues(other_issues, rate=at)
         heading = "Other issues: outliers, duplicates, image properties, leaks across splits"
-        sections.append(("other-issues", heading, html))
-    sections += [
-        (
-            "review",
-            "Review gallery: top suspects per class"
-            + ("" if given_labels else f" at false-label rate {rate:g}"),
-            _gallery(suspects, images, class_names, default=default),
-        ),
-    ]
+        found = _other_issues(other_issues, rate=at, with_summary=glance is None)
+        issues = ("other-issues", heading, found)
+    tables = ("summary", "Summary tables", summary)
+    estimates = (
+        "noise-estimates",
+        "Estimated vs true false-label rate",
+        _estimates_tables(detect, regression),
+    )
+    figures_section = ("figures", "Figures", figure_html)
+    if given_labels:  # what a practitioner came for first: the suspects, then the rest
+        sections = [gallery, issues, figures_section, tables]
+    else:
+        sections = [figures_section, tables, estimates, issues, gallery]
+    if glance is not None:  # the headline first; how the run was made right after it
+        first = _first_screen(glance, other_issues) + f'<p class="lead">{_esc(lead)}</p>'
+        sections.insert(0, ("glance", "At a glance", first))
+    sections = [section for section in sections if section is not None]
+    header_lead = "" if glance is not None else f'<p class="lead">{_esc(lead)}</p>'
     banner = "" if notice is None else f'<p class="notice" role="alert">{_esc(notice)}</p>'
     nav = "".join(
         f'<a href="#{sid}">{_esc(heading.split(":")[0])}</a>' for sid, heading, _ in sections
@@ -1054,7 +1155,7 @@ def build_report(
         f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{_CSS}</style></head><body>"
-        f'<header><h1>{_esc(title)}</h1><p class="lead">{_esc(lead)}</p>{banner}</header>'
+        f"<header><h1>{_esc(title)}</h1>{header_lead}{banner}</header>"
         f"<nav>{nav}</nav>{body}"
         f"<script>{_JS}</script></body></html>\n"
     )
@@ -1100,6 +1201,7 @@ def report_figures(
     tsne_method: str,
     class_names: Sequence[str],
     seed: int,
+    rate: float | None = None,
 ) -> dict:
     """The report's matplotlib figures by name (the keys of :data:`FIGURES`).
 
@@ -1118,22 +1220,31 @@ def report_figures(
         penultimate features.
     tsne_method
         Whose flags the t-SNE shows.
+    rate
+        The false-label rate of ``results``, ``flipped`` and the review-effort figure; with your
+        labels as given (one rate, no false label known) the figures that compare rates or
+        need the truth are left out.
     """
     from labelnoise import figures as F
     from labelnoise.regress import (
         accuracy_fit_table,
+        accuracy_interval_table,
         accuracy_plot_table,
         accuracy_table,
         detection_plot_table,
     )
 
     runs = accuracy_table(metrics.runs)
-    figures = {
-        "accuracy_vs_rate": F.accuracy_vs_rate_figure(
-            accuracy_plot_table(runs), accuracy_fit_table(runs, regression["accuracy"])
-        ),
-        "detection_vs_rate": F.detection_figure(detection_plot_table(metrics.detect)),
-    }
+    figures = {}
+    if metrics.runs["rate"].nunique() > 1:
+        figures["accuracy_vs_rate"] = F.accuracy_vs_rate_figure(
+            accuracy_plot_table(runs),
+            accuracy_fit_table(runs, regression["accuracy"]),
+            accuracy_interval_table(metrics.runs),
+        )
+    if flipped.any():
+        figures["detection_vs_rate"] = F.detection_figure(detection_plot_table(metrics.detect))
+        figures["review_effort"] = _review_effort(results, flipped, rate=rate)
     extras = {name: result.extras for name, result in results.items()}
     learned = next((e for e in extras.values() if {"category", "trajectory"} <= e.keys()), None)
     if learned is not None:
@@ -1153,6 +1264,23 @@ def report_figures(
     )
     figures["relevance_mask"] = F.relevance_mask_figure(images, given)
     return figures
+
+
+def _review_effort(results: Mapping, flipped: np.ndarray, *, rate: float | None):
+    """The review-effort figure of the methods that clean (no reference arm): how many images
+    a person must review, most suspect first, to find the false labels."""
+    from labelnoise import figures as F
+    from labelnoise.evaluate import review_effort
+    from labelnoise.metrics import is_reference
+
+    found, flagged = {}, {}
+    for name in _method_order(list(results)):
+        if not is_reference(name):
+            found[name], _ = review_effort(flipped, results[name].scores)
+            flagged[name] = int(np.sum(results[name].flags))
+    return F.review_effort_figure(
+        found, flagged, n_false=int(flipped.sum()), rate=float("nan") if rate is None else rate
+    )
 
 
 def review_suspects(

@@ -32,6 +32,7 @@ def main() -> None:
 
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
+    from labelnoise.glance import glance_of
     from labelnoise.metrics import Grid, collect, rate_name
     from labelnoise.report import (
         OtherIssues,
@@ -68,6 +69,7 @@ def main() -> None:
         tsne_method=tsne_method,
         class_names=dataset.classes,
         seed=params.seed,
+        rate=rate,
     )
     pngs = {}
     with atomic_path(args.figures_dir, directory=True) as tmp:
@@ -87,6 +89,12 @@ def main() -> None:
     if not own:  # generated images have no file to name: their cards show the id
         issues, leaks = issues.assign(path=""), leaks.assign(path_a="", path_b="")
     other = OtherIssues(_csv(args.issue_summary), issues, leaks, dataset.images, limit=2 * top_k)
+    given_labels = params.rates == [0.0] and own
+    flagged = int(
+        load_result(
+            args.clean / params.results.method / f"{rate_name(params.results.rate)}.npz"
+        ).flags.sum()
+    )
     page = build_report(
         metrics.runs,
         metrics.detect,
@@ -99,7 +107,10 @@ def main() -> None:
         other_issues=other,
         issues_rate=params.results.rate,
         notice=trust_notice(origin, review_summary(dataset.reviewed)) if own else None,
-        given_labels=params.rates == [0.0] and own,
+        given_labels=given_labels,
+        glance=glance_of(
+            params, dataset, metrics, regression, flagged=flagged, given_labels=given_labels
+        ),
     )
     write_text(args.out, page)
     print(f"report: {args.out} ({len(page) / 1e6:.1f} MB), {len(suspects)} suspects at {rate:g}")

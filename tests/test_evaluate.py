@@ -89,3 +89,24 @@ def test_expected_calibration_error():
     assert expected_calibration_error(np.arange(n) % 2, sure) == pytest.approx(0.4)
     with pytest.raises(ValueError, match="need proba"):
         expected_calibration_error(np.zeros(3, int), sure[:2])
+
+
+def test_review_effort_counts_the_images_a_person_must_look_at():
+    from labelnoise.evaluate import review_effort
+
+    flipped = np.zeros(100, bool)
+    flipped[[3, 50, 97, 98]] = True
+    perfect = flipped * 1.0
+    found, needed = review_effort(flipped, perfect)
+    assert needed == {0.5: 2, 0.9: 4, 1.0: 4} and found[4] == 1.0 and found[0] == 0.0
+    reversed_ = -perfect  # every false label ranked last
+    _, needed = review_effort(flipped, reversed_, shares=(0.25,))
+    assert needed == {0.25: 97}
+    found, _ = review_effort(flipped, np.random.default_rng(0).random(100))
+    assert np.all(np.diff(found) >= 0) and found[-1] == 1.0
+    with pytest.raises(ValueError, match="no false label"):
+        review_effort(np.zeros(5, bool), np.zeros(5))
+    with pytest.raises(ValueError, match="must be equal"):
+        review_effort(flipped, perfect[:-1])
+    with pytest.raises(ValueError, match="shares must lie"):
+        review_effort(flipped, perfect, shares=(0.0,))

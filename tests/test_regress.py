@@ -387,3 +387,25 @@ def test_stage_writes_outputs(tmp_path, roots):
         check=False,
     )
     assert failed.returncode == 2 and "absent" in failed.stderr
+
+
+def test_accuracy_interval_pools_seeds_or_counts_test_sampling():
+    from labelnoise.regress import accuracy_interval, accuracy_interval_table
+
+    one = pd.DataFrame(
+        {"seed": [0], "rate": [0.2], "method": ["none"], "accuracy": [0.9]}
+        | {"n_correct": [900], "n_test": [1000]}
+    )
+    value, low, high = accuracy_interval(one, rate=0.2, method="none")
+    assert value == 0.9 and 0.878 < low < 0.9 < high < 0.92  # Wilson on 1,000 images
+    seeds = pd.DataFrame(
+        {"seed": [0, 1, 2], "rate": 0.2, "method": "none", "accuracy": [0.90, 0.92, 0.94]}
+        | {"n_correct": [900, 920, 940], "n_test": 1000}
+    )
+    value, low, high = accuracy_interval(seeds, rate=0.2, method="none")
+    half = 4.303 * 0.02 / np.sqrt(3)  # t(0.975, 2 df) * sd / sqrt(n)
+    assert value == pytest.approx(0.92) and high - value == pytest.approx(half, rel=1e-3)
+    assert accuracy_interval(seeds, rate=0.4, method="none") is None
+    table = accuracy_interval_table(pd.concat([one.assign(method="cleanlab"), seeds]))
+    assert list(table.columns) == ["rate", "method", "accuracy", "low", "high"]
+    assert set(table["method"]) == {"none", "cleanlab"} and (table["low"] < table["high"]).all()

@@ -43,6 +43,7 @@ FIGURES = (
     "relevance_mask",
     "accuracy_vs_rate",
     "detection_vs_rate",
+    "review_effort",
 )
 
 
@@ -268,6 +269,21 @@ def test_stage_writes_figures_and_offline_page(project):
         assert f'id="{table}"' in page, table
     for name in FIGURES:
         assert f'id="fig-{name}"' in page, name
+    # The first screen: the headline, the issue summary (the file's counts) and the settings,
+    # before any figure or other table.
+    order = [page.index(f'id="{sid}"') for sid in ("glance", "figures", "summary", "review")]
+    assert order == sorted(order)
+    glance = page[order[0] : order[1]]
+    assert "wins back" in glance and 'id="headline-table"' in glance
+    assert "One seed: the 95% intervals count test sampling only" in glance
+    assert 'id="issue-summary-table"' in glance and 'id="settings-table"' in glance
+    assert "<th>commit</th>" in glance and "<th>flag criterion</th>" in glance
+    summary = pd.read_csv(root / "results" / "issue_summary.csv")
+    shown = dict(re.findall(r'<td class="text" data-value="(\w+)">.*?</td>.*?'
+                            r'<td data-value="(\d+)\.0">', glance))  # fmt: skip
+    assert {k: int(v) for k, v in shown.items()} == dict(
+        zip(summary["issue_type"], summary["num_issues"], strict=True)
+    )
     cards = re.findall(r'<div class="card[^"]*" data-method="(\w+)" data-class="(\w+)"', page)
     assert len(cards) == len(GALLERY) * len(CLASSES) * TOP_K
     assert [m for m in dict.fromkeys(c[0] for c in cards)] == GALLERY  # "none" left out
@@ -354,6 +370,13 @@ def test_page_in_headless_chromium(project, tmp_path):
 
             page.route("**/*", block)
             page.goto(url)
+            # The first screen opens on the headline, the issue summary right after it.
+            headline = page.locator(".headline").bounding_box()
+            assert headline is not None and headline["y"] + headline["height"] < 900
+            assert "wins back" in page.locator(".headline").inner_text()
+            summary = page.locator("#issue-summary-table").bounding_box()
+            assert summary["y"] < page.locator("#figures").bounding_box()["y"]
+            page.screenshot(path=str(shots / "first_screen.png"))
             assert page.locator("#baseline-table tbody tr").count() == len(RATES)
             assert page.locator("#regression-table tbody tr").count() >= 4
             assert page.locator("#gallery .card").count() == len(GALLERY) * len(CLASSES) * TOP_K
@@ -394,6 +417,67 @@ def test_page_in_headless_chromium(project, tmp_path):
             browser.close()
     assert external == [] and errors == []
     assert (shots / "report.png").stat().st_size > 10_000
+    assert (shots / "first_screen.png").stat().st_size > 10_000
+
+
+def _given_runs() -> pd.DataFrame:
+    rows = [(0, 0.0, m, a) for m, a in (("none", 0.80), ("cleanlab", 0.83), ("oracle", 0.80))]
+    rows += [(0, 0.0, "random", 0.80), (0, 0.0, "oracle_relabel", 0.80)]
+    runs = pd.DataFrame(rows, columns=["seed", "rate", "method", "accuracy"])
+    runs["balanced_accuracy"] = runs["macro_f1"] = runs["accuracy"]
+    runs["n_test"] = 2_000
+    runs["n_correct"] = (runs["accuracy"] * 2_000).round().astype(int)
+    return runs
+
+
+def test_with_your_labels_as_given_the_page_shows_only_what_can_vary():
+    from labelnoise.glance import Glance, cleaned_model_html
+
+    runs = _given_runs()
+    detect = pd.DataFrame(
+        {"seed": 0, "rate": 0.0, "method": ["cleanlab", "oracle"], "f1": np.nan}
+        | {"auroc": np.nan, "true_noise_rate": 0.0, "estimated_noise_rate": [0.1, 0.0]}
+    )
+    suspects = pd.DataFrame({"method": ["cleanlab"], "row": [0], "label": [0], "score": [1.0]})
+    suspects["rank"] = 0
+    head = cleaned_model_html(runs, method="cleanlab", flagged=12, n_train=100)
+    page = build_report(
+        runs, detect, {"accuracy": {"methods": {}}}, {"tsne": b"png"}, suspects,
+        np.zeros((2, 4, 4, 3), np.uint8), class_names=["a", "b"], rate=0.0, given_labels=True,
+        glance=Glance(head, {"seed": "0"}),
+    )  # fmt: skip
+    for absent in ("detection-f1-table", "detection-auroc-table", "regression-table",
+                   "retrain-table", "noise-estimate-table", ">oracle<", ">random<",
+                   ">oracle_relabel<", "rate 0<"):  # fmt: skip
+        assert absent not in page, absent
+    assert 'id="given-table"' in page and ">+3.0 [" in page
+    order = [page.index(f'id="{sid}"') for sid in ("glance", "review", "figures", "summary")]
+    assert order == sorted(order)  # the suspects come first
+    assert "scores <b>83.0%</b> on your test split, against 80.0%" in page
+    assert "12 of 100 train images (12.0%)" in page
+
+
+def test_rows_that_cannot_vary_or_repeat_another_are_left_out():
+    from labelnoise.report import _distinct_estimates, _regression_table
+
+    detect = pd.DataFrame(
+        {
+            "seed": 0,
+            "rate": [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2],
+            "method": ["cleanlab", "aum", "knn", "oracle"] * 2,
+            "estimated_noise_rate": [0.11, 0.12, 0.12, 0.1, 0.21, 0.19, 0.19, 0.2],
+        }
+    )
+    merged = _distinct_estimates(detect)
+    assert sorted(set(merged["method"])) == ["aum, knn", "cleanlab"]  # no oracle: it knows
+    entry = {"intercept": 0.9, "slope": -1.0, "slope_ci": [-1.2, -0.8], "rates": [0.0, 0.2]}
+    methods = {
+        "none": entry | {"observed_mean_accuracy": {"0": 0.9, "0.2": 0.7}},
+        "oracle_relabel": entry | {"observed_mean_accuracy": {"0": 0.98, "0.2": 0.98}},
+        "once": entry | {"observed_mean_accuracy": {"0.2": 0.8}, "note": "observed at one rate"},
+    }
+    table = _regression_table({"accuracy": {"methods": methods}})
+    assert ">none<" in table and "oracle_relabel" not in table and ">once<" not in table
 
 
 def test_baseline_table_shows_hter_for_two_class_tasks():
