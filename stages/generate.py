@@ -41,7 +41,7 @@ def _generate(data: DataParams, seed: int, out: Path):
 
 def _import(data: DataParams, seed: int, out: Path):
     from labelnoise.data import examples_figure, import_dataset, save_dataset
-    from labelnoise.review import read_reviewed
+    from labelnoise.data.reviewed import read_reviewed
 
     dataset, skipped = import_dataset(
         Path(data.path),
@@ -83,7 +83,7 @@ def main() -> None:
     data = params.data
     build = _generate if data.source == "generate" else _import
     if data.source == "generate" and Path(data.reviewed).exists():
-        from labelnoise.review import read_reviewed
+        from labelnoise.data.reviewed import read_reviewed
 
         if len(read_reviewed(data.reviewed)):
             raise ValueError(

@@ -9,8 +9,9 @@ import pytest
 from data.test_importer import make_tree, snapshot
 
 from labelnoise.data.importer import import_dataset
+from labelnoise.data.reviewed import apply_review, read_reviewed
 from labelnoise.data.store import load_dataset, save_dataset
-from labelnoise.review import apply_review, export_review, read_reviewed, review_summary
+from labelnoise.review import export_review, review_summary
 
 KW = dict(image_size=8, val_fraction=0.2, test_fraction=0.2, workers=1, progress=False, seed=0)
 

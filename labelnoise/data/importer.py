@@ -21,10 +21,10 @@ import pandas as pd
 from PIL import Image, ImageFile, ImageOps
 
 from labelnoise.data.generate import CHUNK_SIZE, MIN_IMAGE_SIZE
+from labelnoise.data.reviewed import REVIEW_COLUMNS, apply_review, reviewed_table, trusted_rows
 from labelnoise.data.store import SPLITS, Dataset, write_images
 from labelnoise.io import atomic_path
 from labelnoise.progress import progress as show_progress
-from labelnoise.review import reviewed_table
 
 KINDS = ("folder", "csv")
 RESIZE_MODES = ("crop", "pad", "stretch")
@@ -118,9 +118,9 @@ def import_dataset(
         Stored in the metadata; pass ``False`` when a mirrored image would change its class
         (text, digits, left/right classes) so training does not flip images.
     reviewed
-        A person's verdicts (:func:`labelnoise.review.read_reviewed`): they replace the given
+        A person's verdicts (:func:`labelnoise.data.reviewed.read_reviewed`): they replace the given
         labels, stay out of a carved test split, and become the val split when none is given
-        (:func:`labelnoise.review.trusted_rows`); ``Dataset.reviewed`` records them.
+        (:func:`labelnoise.data.reviewed.trusted_rows`); ``Dataset.reviewed`` records them.
 
     Returns
     -------
@@ -164,10 +164,8 @@ def _reviewed_entries(
     entries: pd.DataFrame, reviewed: pd.DataFrame | None, classes: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The entries with the reviewed labels applied (columns of
-    :func:`labelnoise.review.apply_review`, and ``review_row``) and the ``(n,)`` rows that
+    :func:`labelnoise.data.reviewed.apply_review`, and ``review_row``) and the ``(n,)`` rows that
     become the trusted val split when none is given."""
-    from labelnoise.review import REVIEW_COLUMNS, apply_review, trusted_rows
-
     if reviewed is None:
         reviewed = pd.DataFrame(columns=[*REVIEW_COLUMNS, "where"])
     entries, row = apply_review(entries, reviewed, classes)

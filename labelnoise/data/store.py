@@ -39,7 +39,8 @@ class Dataset:
         The contents of ``classes.json`` (keys of ``META_KEYS``).
     reviewed
         The images whose labels a person reviewed (``data.reviewed``), one row each with the
-        columns of ``REVIEWED_COLUMNS`` (``labelnoise.review.reviewed_table``); empty when none.
+        columns of ``REVIEWED_COLUMNS`` (:func:`labelnoise.data.reviewed.reviewed_table`);
+        empty when none.
     """
 
     images: np.ndarray
