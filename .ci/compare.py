@@ -1,14 +1,18 @@
-"""Compare this CI run of the tiny profile with the committed tiny baseline (`.ci/baseline/`).
+"""Compare this CI run of the `ci` profile with the committed baseline (`.ci/baseline/`).
 
 - Data stages (`generate`, `corrupt`) are bitwise reproducible across machines: their output
   hashes in `dvc.lock` must equal the baseline's.
-- Trained numbers (test accuracy, detection F1 and AUROC per rate and method) move across CPU
-  types: each must stay within the seed-to-seed spread in `tolerance.json`.
+- Trained numbers (test accuracy, detection F1 and AUROC per rate and method) must stay within
+  `tolerance.json`: 0.02 of accuracy, 0.03 of F1, 0.02 of AUROC. On the machine type the
+  baseline was made on a run is reproduced bit for bit (`.ci/baseline.py` checks it), so these
+  are the resolution CI promises, not room for noise: a change of 2 points of accuracy or 0.05
+  of F1 in any cell fails it. A change that moves the numbers on purpose, or another CPU type,
+  regenerates the baseline (`python .ci/baseline.py`).
 - `dvc metrics diff` and `dvc plots diff` compare like with like: the baseline's files are put
   into a commit of their own (git plumbing; the work tree is not touched) and diffed against the
   workspace. Everything goes into one markdown report with SVG plots, as a PR comment shows it.
 
-Usage: python .ci/compare.py OUT_DIR   (after `make run PROFILE=tiny`; exit 1 beyond tolerance)
+Usage: python .ci/compare.py OUT_DIR   (after `make run PROFILE=ci`; exit 1 beyond tolerance)
 """
 
 import json
@@ -58,11 +62,15 @@ def data_hashes(lock: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for name in DATA_STAGES for out in stages[name].get("outs", [])}
 
 
-def compare_numbers(tolerance: dict) -> tuple[pd.DataFrame, list[str]]:
+def compare_numbers(
+    root: Path, baseline: Path, tolerance: dict[str, float]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every trained number of the run in ``root`` against ``baseline``'s plot tables: the
+    joined table and one line per cell (or missing cell) beyond ``tolerance``."""
     rows, failures = [], []
     for kind, name in KINDS.items():
-        ours = pd.read_csv(ROOT / "plots" / name).set_index(["rate", "method"])[kind]
-        theirs = pd.read_csv(BASELINE / "plots" / name).set_index(["rate", "method"])[kind]
+        ours = pd.read_csv(root / "plots" / name).set_index(["rate", "method"])[kind]
+        theirs = pd.read_csv(baseline / "plots" / name).set_index(["rate", "method"])[kind]
         if set(ours.index) != set(theirs.index):
             failures.append(f"{name}: cells differ from the baseline's")
         joined = pd.concat({"baseline": theirs, "this run": ours}, axis=1).dropna()
@@ -77,6 +85,20 @@ def compare_numbers(tolerance: dict) -> tuple[pd.DataFrame, list[str]]:
         ]
         rows.append(joined.reset_index())
     return pd.concat(rows, ignore_index=True), failures
+
+
+def compare(root: Path, baseline: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The run in ``root`` against ``baseline``: the numbers table, the data stages whose
+    hashes differ, and the trained numbers beyond the baseline's tolerance."""
+    tolerance = json.loads((baseline / "tolerance.json").read_text())["tolerance"]
+    ours, theirs = data_hashes(root / "dvc.lock"), data_hashes(baseline / "dvc.lock")
+    data_failures = [
+        f"{path}: md5 {ours.get(path)} (baseline {md5})"
+        for path, md5 in theirs.items()
+        if ours.get(path) != md5
+    ]
+    numbers, number_failures = compare_numbers(root, baseline, tolerance)
+    return numbers, data_failures, number_failures
 
 
 def render_plots(rev: str, out: Path) -> list[str]:
@@ -101,26 +123,20 @@ def render_plots(rev: str, out: Path) -> list[str]:
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    tolerance = json.loads((BASELINE / "tolerance.json").read_text())["max_spread"]
+    numbers, data_failures, number_failures = compare(ROOT, BASELINE)
     ours, theirs = data_hashes(ROOT / "dvc.lock"), data_hashes(BASELINE / "dvc.lock")
-    data_failures = [
-        f"{path}: md5 {ours.get(path)} (baseline {md5})"
-        for path, md5 in theirs.items()
-        if ours.get(path) != md5
-    ]
-    numbers, number_failures = compare_numbers(tolerance)
     rev = baseline_commit()
     metrics_diff = subprocess.run(
         ["dvc", "metrics", "diff", rev, "--md"], cwd=ROOT, capture_output=True, text=True
     ).stdout
     plots = render_plots(rev, out)
-    lines = ["# Tiny profile against the committed baseline", ""]
+    lines = ["# The ci profile against the committed baseline", ""]
     lines += ["## Data stages (must match bit for bit)", ""]
     lines += [
         f"- {path}: {'same' if ours.get(path) == md5 else 'DIFFERENT'}"
         for path, md5 in theirs.items()
     ]
-    lines += ["", "## Trained numbers (tolerance: seed-to-seed spread)", ""]
+    lines += ["", "## Trained numbers (tolerance.json: the resolution CI promises)", ""]
     lines += [numbers.round(4).to_markdown(index=False), ""]
     lines += ["## dvc metrics diff", "", metrics_diff or "(no change)", ""]
     lines += ["## dvc plots diff", ""] + [f"![{name}](plots/{name})" for name in plots]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from labelnoise.cells import train_config
 from labelnoise.data import generate_dataset
 from labelnoise.data.alter import COARSE_CLASSES, FINE_CLASSES, FINE_TO_COARSE
 from labelnoise.params import load_params
 from labelnoise.train import fit, predict_proba
+from labelnoise.train_test import train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

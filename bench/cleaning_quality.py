@@ -24,8 +24,8 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+from labelnoise import layout
 from labelnoise.clean import get_method, load_result
-from labelnoise.metrics import rate_name
 from labelnoise.params import load_params
 
 CONFIDENCES = (0.5, 0.7, 0.9, 0.95)
@@ -71,20 +71,22 @@ def main() -> None:
         if not get_method(m).reference and not get_method(m).combines and m != "hardness"
     ]  # fmt: skip
     for rate in (r for r in params.rates if r > 0):
-        name = rate_name(rate)
-        labels = pd.read_csv(args.data / "noisy" / name / "labels.csv")
+        name = layout.rate_name(rate)
+        labels = pd.read_csv(layout.noisy_labels(args.data / "noisy", rate))
         given, true = labels["given"].to_numpy(), labels["true"].to_numpy()
         flipped = labels["flipped"].to_numpy(bool)
-        results = {m: load_result(args.data / "clean" / m / f"{name}.npz") for m in scorers}
+        results = {
+            m: load_result(layout.result_file(args.data / "clean", rate, m)) for m in scorers
+        }
         print(f"\n## rate {name}\n\n| scores | AUROC |\n|---|---|")
         for method, result in results.items():
             print(f"| {method} | {roc_auc_score(flipped, result.scores):.4f} |")
         for auroc, subset in member_subsets(results, flipped, args.top):
             print(f"| mean rank of {' + '.join(subset)} | {auroc:.4f} |")
-        flags = load_result(args.data / "clean" / "consensus" / f"{name}.npz").flags
-        oos = np.load(args.data / "train" / name / "oos_probs.npy")
+        flags = load_result(layout.result_file(args.data / "clean", rate, "consensus")).flags
+        oos = np.load(layout.oos_probs(args.data / "train", rate))
         views = {"fold models": oos}
-        first = args.data / "first" / "consensus" / f"{name}.npy"
+        first = layout.first_probs(args.data / "first", rate, "consensus")
         if first.is_file():
             views["drop arm's model"] = np.load(first)
             views["mean of the two"] = (views["drop arm's model"] + oos) / 2

@@ -25,14 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelnoise.cells import flag_inputs, read_noisy_labels, train_and_test, trusted_estimate
+from labelnoise import layout
 from labelnoise.clean import get_method, load_result
 from labelnoise.clean.flagging import flag
+from labelnoise.clean_context import flag_inputs
 from labelnoise.data import load_dataset
 from labelnoise.io import load_npy
-from labelnoise.metrics import rate_name
+from labelnoise.noisy_labels import read_noisy_labels
 from labelnoise.params import load_params
 from labelnoise.train.workers import map_workers, worker_count
+from labelnoise.train_test import train_and_test
+from labelnoise.trusted import trusted_estimate
 
 
 def arms(flags: np.ndarray, flipped: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,13 +59,13 @@ def main() -> None:
     dataset = load_dataset(args.data / "dataset", mmap=True)
     jobs, counts = [], {}
     for rate in (r for r in params.rates if r > 0):
-        name = rate_name(rate)
-        labels = read_noisy_labels(args.data / "noisy" / name / "labels.csv", dataset)
+        name = layout.rate_name(rate)
+        labels = read_noisy_labels(layout.noisy_labels(args.data / "noisy", rate), dataset)
         flipped = labels["flipped"].to_numpy(bool)
-        result = load_result(args.data / "clean" / args.method / f"{name}.npz")
+        result = load_result(layout.result_file(args.data / "clean", rate, args.method))
         given = labels["given"].to_numpy()
         rows = arms(result.flags, flipped)
-        for ratio, flags in reflagged(dataset, result, given, args, name).items():
+        for ratio, flags in reflagged(dataset, result, given, args, rate).items():
             rows[f"cost_ratio {ratio:g}"] = ~flags
             print(
                 f"rate {name}, cost_ratio {ratio:g}: {int(flags.sum())} flagged, "
@@ -106,13 +109,12 @@ def main() -> None:
         )
 
 
-def reflagged(dataset, result, given, args, name: str) -> dict[float, np.ndarray]:
+def reflagged(dataset, result, given, args, rate: float) -> dict[float, np.ndarray]:
     """``--method``'s flags at each of ``--ratios`` (``clean.count: cost``), by ratio."""
-    train_dir = args.data / "train" / name
-    trusted = trusted_estimate(
-        dataset, given, load_npy(train_dir / "oos_probs.npy"), train_dir, name=args.method
-    )
-    context, posterior = flag_inputs(dataset, given, train_dir, trusted)
+    train = args.data / "train"
+    probs = load_npy(layout.oos_probs(train, rate))
+    trusted = trusted_estimate(dataset, given, probs, train, rate, name=args.method)
+    context, posterior = flag_inputs(dataset, given, train, rate, trusted)
     method = get_method(args.method)
     return {
         ratio: flag(

@@ -21,12 +21,12 @@ import torch
 from seed_noise import dataset_of
 from sklearn.metrics import roc_auc_score
 
-from labelnoise.cells import train_config
 from labelnoise.evaluate import expected_calibration_error
 from labelnoise.noise import corrupt_labels
 from labelnoise.params import load_params
 from labelnoise.train import out_of_sample_folds
 from labelnoise.train.workers import map_workers, worker_count
+from labelnoise.train_test import train_config
 
 LOSSES = ("cross_entropy", "gce")
 

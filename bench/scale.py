@@ -210,6 +210,7 @@ def build(args: argparse.Namespace, n: int, out: Path, folder: Path | None) -> N
     else:
         dataset, _ = import_dataset(
             folder,
+            kind="folder",
             image_size=args.size,
             seed=args.seed,
             progress=False,

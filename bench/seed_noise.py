@@ -22,11 +22,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from labelnoise.cells import train_config
 from labelnoise.data import generate_dataset
 from labelnoise.params import load_params
 from labelnoise.train import fit, predict_proba
 from labelnoise.train.workers import map_workers, worker_count
+from labelnoise.train_test import train_config
 
 
 def dataset_of(params):

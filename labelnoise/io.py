@@ -171,12 +171,6 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write raw bytes."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write text (UTF-8)."""
     with atomic_path(path) as tmp:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from labelnoise.clean import BASELINE
+from labelnoise.layout import detect_record, rate_record
 
 DETECT_COLUMNS = (
     "precision",
@@ -46,12 +47,6 @@ DETECT_COLUMNS = (
     "trusted_noise_rate",
     "estimated_noise_rate",
 )
-
-
-def rate_name(rate: float) -> str:
-    """The one spelling of ``rate`` in file and folder names (``0.2``, ``0.0``; ``0`` is
-    ``0.0``)."""
-    return str(float(rate))
 
 
 @dataclass(frozen=True)
@@ -97,24 +92,18 @@ def is_reference(arm: str) -> bool:
 
 
 def baseline_file(root: Path, rate: float) -> Path:
-    return Path(root) / "baseline" / f"{rate_name(rate)}.json"
+    """``<root>/baseline/<rate>.json``: the baseline's metrics at ``rate``."""
+    return rate_record(Path(root) / "baseline", rate)
 
 
 def retrain_file(root: Path, method: str, rate: float) -> Path:
-    return Path(root) / "retrain" / method / f"{rate_name(rate)}.json"
+    """``<root>/retrain/<method>/<rate>.json``: a retrained arm's metrics at ``rate``."""
+    return rate_record(Path(root) / "retrain" / method, rate)
 
 
 def detect_file(root: Path, rate: float, method: str) -> Path:
-    return Path(root) / "detect" / f"{rate_name(rate)}-{method}.json"
-
-
-def grid_files(root: Path, grid: Grid) -> list[Path]:
-    """Every metric file of ``grid`` under ``root``, baseline, retrain and detect."""
-    return [
-        *(baseline_file(root, r) for r in grid.rates),
-        *(retrain_file(root, m, r) for m in grid.retrained for r in grid.rates),
-        *(detect_file(root, r, m) for r in grid.rates for m in grid.detected),
-    ]
+    """``<root>/detect/<rate>-<method>.json``: a method's detection metrics at ``rate``."""
+    return detect_record(Path(root) / "detect", rate, method)
 
 
 class Metrics(NamedTuple):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
-KINDS = ("symmetric", "pairflip", "within_coarse", "matrix")
+from labelnoise.checks import check_labels, validate_pred_probs
+from labelnoise.config import NoiseConfig, NoiseKind
+from labelnoise.knobs import check, check_item
+
+KINDS: tuple[str, ...] = get_args(NoiseKind)
 ROW_SUM_TOLERANCE = 1e-6
 
 
@@ -54,12 +59,10 @@ def corrupt_labels(
         int64 labels of the same shape; ``result != labels`` at exactly the changed positions.
     """
     labels = np.asarray(labels)
-    if kind not in KINDS:
-        raise ValueError(f"unknown noise kind {kind!r}; valid: {', '.join(KINDS)}")
+    check(NoiseConfig, "noise", {"kind": kind})  # noise.kind's choices
     if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
-    if not 0 <= rate < 1:
-        raise ValueError(f"rate must lie in [0, 1), got {rate}")
+    check_item(NoiseConfig, "noise", "rates", rate)  # a rate of noise.rates
     if labels.size and not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
     flat = labels.astype(np.int64).ravel()
@@ -245,8 +248,6 @@ def trusted_noise_estimate(
     """
     from cleanlab.count import compute_confident_joint, estimate_joint
 
-    from labelnoise.clean.base import check_labels, validate_pred_probs
-
     name = "trusted_noise_estimate"
     given = check_labels(np.asarray(given).ravel(), n_classes=n_classes, what="given", name=name)
     val_labels = check_labels(
@@ -310,8 +311,6 @@ def cross_validated_noise_estimate(
         confident mistakes as noise, so it runs somewhat high.
     """
     from cleanlab.count import estimate_joint
-
-    from labelnoise.clean.base import check_labels, validate_pred_probs
 
     name = "cross_validated_noise_estimate"
     given = check_labels(np.asarray(given).ravel(), n_classes=n_classes, what="given", name=name)

@@ -1,13 +1,24 @@
 """One typed schema for ``params.yaml``: every problem is reported at once, with its key path,
-before a stage starts any work."""
+before a stage starts any work.
+
+The knobs are declared beside the code that uses them, stdlib-only: ``data`` in
+:class:`labelnoise.data.config.DataConfig`, ``noise`` and ``regress`` in
+:mod:`labelnoise.config`, ``train`` in :class:`labelnoise.train.config.TrainConfig`. Their
+sections here are built from those declarations, so the schema accepts what the library
+functions they reach accept (``tests/test_properties.py``), and a bound or a rule between knobs
+is refused with the same message (:mod:`labelnoise.knobs`) by both; types are pydantic's.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import copy
+from dataclasses import MISSING
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,62 +29,76 @@ from pydantic import (
 )
 
 from labelnoise.clean.flagging import FlagRule
-from labelnoise.train.config import Loss, knobs
+from labelnoise.config import NoiseConfig, RegressConfig
+from labelnoise.data.config import DataConfig, LinkMode
+from labelnoise.knobs import Knob, knob_problems
+from labelnoise.knobs import knobs as declared_knobs
+from labelnoise.train.config import Loss, joint_problems, knobs
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataParams(_Section):
-    source: Literal["generate", "folder", "csv"] = "generate"
-    path: str = Field("images", min_length=1)
-    task: Literal["coarse", "fine", "custom"] = "coarse"
-    image_size: int = Field(32, ge=8, le=512)
-    base: Literal["skimage", "procedural", "folder"] = "skimage"
-    base_path: str | None = None
-    n_train: int = Field(3000, ge=1)
-    n_val_per_class: int = Field(60, ge=1)
-    n_test: int = Field(1200, ge=1)
-    vertices: tuple[int, int] = (5, 9)
-    area: tuple[float, float] = (0.2, 0.4)
-    crop_scale: tuple[float, float] = (0.25, 1.0)
-    chunk_size: int = Field(1024, ge=1)
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    resize: Literal["crop", "pad", "stretch"] = "crop"
-    on_bad_image: Literal["error", "skip"] = "error"
-    workers: int = Field(0, ge=0)
-    reviewed: str = Field("reviewed", min_length=1)
+def _refuse(problems: list[str]) -> None:
+    """Raise the messages of :mod:`labelnoise.knobs` (each leads with its key path) as one
+    error, which :func:`validate` lists line by line."""
+    if problems:
+        raise ValueError("\n".join(problems))
 
-    @field_validator("vertices")
-    @classmethod
-    def _vertices(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if not 3 <= value[0] <= value[1]:
-            raise ValueError(f"needs 3 <= low <= high, got {list(value)}")
-        return value
 
-    @field_validator("area", "crop_scale")
-    @classmethod
-    def _fraction_range(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not 0.0 < value[0] <= value[1] <= 1.0:
-            raise ValueError(f"needs 0 < low <= high <= 1, got {list(value)}")
-        return value
+def _checked(declared: Knob, section: str, value: Any) -> Any:
+    _refuse(knob_problems(declared, value, section=section))
+    return value
+
+
+def _knob_fields(spec: type, section: str) -> dict[str, Any]:
+    """One pydantic field per knob of ``spec``: typed and defaulted as declared, and checked by
+    the declaration's own check (:func:`labelnoise.knobs.knob_problems`)."""
+    fields: dict[str, Any] = {}
+    for name, declared in declared_knobs(spec).items():
+        kind = Annotated[declared.kind, AfterValidator(partial(_checked, declared, section))]
+        if declared.default is MISSING:
+            fields[name] = (kind, Field(...))
+        elif isinstance(declared.default, list):
+            fields[name] = (kind, Field(default_factory=partial(copy.deepcopy, declared.default)))
+        else:
+            fields[name] = (kind, Field(declared.default))
+    return fields
+
+
+class _DataSection(_Section):
+    """The rules between the data knobs (:meth:`DataConfig.joint`), and the pipeline's own."""
 
     @model_validator(mode="after")
-    def _paths(self) -> DataParams:
-        if self.base == "folder" and not self.base_path:
-            raise ValueError("data.base_path is required when data.base is 'folder'")
+    def _joint(self) -> _DataSection:
+        _refuse([*DataConfig.joint(dict(self)), *_pipeline_splits(self)])
         return self
 
 
-class NoiseParams(_Section):
-    rates: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2])
-    kind: Literal["symmetric", "pairflip", "within_coarse", "matrix"] = "symmetric"
-    matrix: list[list[float]] | None = None
-    inject_own: bool = False
+def _pipeline_splits(data: _DataSection) -> list[str]:
+    """The pipeline trains on a trusted val split and tests on a test split: neither fraction
+    may be 0, which the import takes as "carve none"."""
+    return [
+        f"data.{name} must be > 0 in the pipeline (it needs a val and a test split), got {value}"
+        for name in ("val_fraction", "test_fraction")
+        if (value := getattr(data, name)) <= 0
+    ]
 
-    @field_validator("rates", mode="before")
+
+DataParams = create_model(
+    "DataParams",
+    __base__=_DataSection,
+    __doc__="``data``: every knob of :class:`labelnoise.data.config.DataConfig`, typed, bounded "
+    "and defaulted as it declares.",
+    **_knob_fields(DataConfig, "data"),
+)
+
+
+class _NoiseSection(_Section):
+    """The rules between the noise knobs (:meth:`NoiseConfig.joint`)."""
+
+    @field_validator("rates", mode="before", check_fields=False)
     @classmethod
     def _one_spelling(cls, value: object) -> object:
         # Files and folders are named by a rate's float spelling: 0 and 0.0 are one rate.
@@ -84,23 +109,19 @@ class NoiseParams(_Section):
             ]
         return value
 
-    @field_validator("rates")
-    @classmethod
-    def _rates(cls, value: list[float]) -> list[float]:
-        if not value:
-            raise ValueError("needs at least one rate")
-        bad = [rate for rate in value if not 0.0 <= rate < 1.0]
-        if bad:
-            raise ValueError(f"every rate must be in [0, 1), got {bad}")
-        if len(set(value)) != len(value):
-            raise ValueError(f"rates must be distinct, got {value}")
-        return value
-
     @model_validator(mode="after")
-    def _matrix(self) -> NoiseParams:
-        if self.kind == "matrix" and self.matrix is None:
-            raise ValueError("noise.matrix is required when noise.kind is 'matrix'")
+    def _joint(self) -> _NoiseSection:
+        _refuse(NoiseConfig.joint(dict(self)))
         return self
+
+
+NoiseParams = create_model(
+    "NoiseParams",
+    __base__=_NoiseSection,
+    __doc__="``noise``: every knob of :class:`labelnoise.config.NoiseConfig`, typed, bounded "
+    "and defaulted as it declares.",
+    **_knob_fields(NoiseConfig, "noise"),
+)
 
 
 class _LaunchParams(_Section):
@@ -114,11 +135,9 @@ class _LaunchParams(_Section):
     nproc_per_node: int = Field(2, ge=1)  # processes when distributed
 
     @model_validator(mode="after")
-    def _warmup_within_epochs(self) -> _LaunchParams:
-        if self.warmup_epochs > self.epochs:
-            raise ValueError(
-                f"train.warmup_epochs {self.warmup_epochs} must be <= train.epochs {self.epochs}"
-            )
+    def _joint_rules(self) -> _LaunchParams:
+        # The rules between the knobs are TrainConfig's, written once in labelnoise.train.config.
+        _refuse(joint_problems(self, section="train"))  # each message leads with its key
         return self
 
 
@@ -138,10 +157,12 @@ class CleanParams(_Section):
     registered method, the fields of which the method's ``run`` declares."""
 
     methods: list[str]
-    trained: list[str] = Field(default_factory=list)
+    trained: list[str] = Field(default_factory=lambda: ["data_params", "aum"])
     count: FlagRule = "cost"  # labelnoise.clean.flagging: how every method's flags are chosen
     cost_ratio: float = Field(1.5, gt=0.0)  # a false label kept / a correct one flagged
-    flag_own: list[str] = Field(default_factory=list)  # methods flagged by their own rule
+    # Methods flagged by their own rule; opt-in (params.yaml lists hardness), like the arms of
+    # RetrainParams: a default naming methods would need them cleaned too.
+    flag_own: list[str] = Field(default_factory=list)
 
     @field_validator("methods", "trained", "flag_own")
     @classmethod
@@ -170,9 +191,11 @@ class CleanParams(_Section):
 
 class RetrainParams(_Section):
     methods: list[str]
+    # The arms beyond dropping are opt-in (params.yaml turns them on): a default naming methods
+    # would need them cleaned and retrained in every params file that leaves them out.
     relabel: list[str] = Field(default_factory=list)
     second: list[str] = Field(default_factory=list)  # second generation on the drop arm's model
-    confidence: float = Field(0.5, gt=0.0, le=1.0)
+    confidence: float = Field(0.9, gt=0.0, le=1.0)
     robust: list[Literal["gce"]] = Field(default_factory=list)
 
     @field_validator("methods", "relabel", "second", "robust")
@@ -204,19 +227,13 @@ class ReportParams(_Section):
     tsne_method: str | None = None
 
 
-class RegressParams(_Section):
-    bootstrap: int = Field(2000, ge=1)  # parametric-bootstrap draws of the interval fits
-    drops: list[float] = Field(default_factory=lambda: [1.0, 5.0], min_length=1)  # points
-    reference: str = "none"  # the arm the GLM contrasts the others against
-    grid: int = Field(41, ge=2)  # rates the fitted accuracy curves are drawn at
-
-    @field_validator("drops")
-    @classmethod
-    def _positive(cls, value: list[float]) -> list[float]:
-        bad = [drop for drop in value if not 0.0 < drop < 100.0]
-        if bad:
-            raise ValueError(f"accuracy drops are points in (0, 100), got {bad}")
-        return value
+RegressParams = create_model(
+    "RegressParams",
+    __base__=_Section,
+    __doc__="``regress``: every knob of :class:`labelnoise.config.RegressConfig`, typed, "
+    "bounded and defaulted as it declares.",
+    **_knob_fields(RegressConfig, "regress"),
+)
 
 
 ImageCheck = Literal[
@@ -235,7 +252,7 @@ ImageCheck = Literal[
 class ResultsParams(_Section):
     rate: float | None = None  # None: as report.rate
     method: str | None = None  # None: consensus when it runs, else the first cleaning method
-    links: Literal["hardlink", "symlink", "auto"] = "hardlink"
+    links: LinkMode = "hardlink"
     n_neighbors: int = Field(20, ge=2)  # k of Datalab's nearest-neighbour graph
     near_duplicate: float = Field(0.1, gt=0.0, lt=1.0)  # Datalab's near_duplicate threshold
     image_checks: list[ImageCheck] = Field(default_factory=lambda: list(ImageCheck.__args__))
@@ -428,11 +445,16 @@ def _format_errors(err: ValidationError, source: str) -> str:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
-        if key:
+        if key and not _names_its_key(message, key):
             lines.append(f"  {key}: {message} (got {item.get('input')!r})")
-        else:  # the cross-field checks: one line per problem, each led by its key path
+        else:  # the declarations' and cross-field checks: one line per problem, led by its key
             lines.extend(f"  {line}" for line in message.splitlines())
     return "\n".join([f"{source}: {len(lines)} invalid parameter(s):", *lines])
+
+
+def _names_its_key(message: str, key: str) -> bool:
+    """Whether ``message`` leads with ``key`` or a key under it, as the declarations' do."""
+    return message.startswith(key) and message[len(key) : len(key) + 1] in (" ", ":", ".", "[")
 
 
 def read_yaml(path: str | Path) -> dict:

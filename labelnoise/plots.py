@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from labelnoise.metrics import Grid, rate_name
+from labelnoise import layout
+from labelnoise.metrics import Grid
 from labelnoise.regress import accuracy_fit_table
 
 
@@ -57,7 +58,7 @@ def pr_long(pr_dir: Path, *, rate: float, grid: Grid) -> pd.DataFrame:
 
     frames = []
     for method in grid.detected:
-        path = Path(pr_dir) / f"{rate_name(rate)}-{method}.json"
+        path = layout.pr_file(pr_dir, rate, method)
         curve = pd.DataFrame(read_record(path)["curve"], columns=["recall", "precision"])
         curve = curve.assign(method=method, point=range(len(curve)))
         frames.append(curve[["method", "point", "recall", "precision"]])
@@ -69,7 +70,7 @@ def training_long(live_dir: Path, *, rates: Sequence[float]) -> pd.DataFrame:
     the dvclive folders ``<live_dir>/<rate>/plots/metrics/{train/loss,val/acc}.tsv``."""
     frames = []
     for rate in rates:
-        metrics = Path(live_dir) / rate_name(rate) / "plots" / "metrics"
+        metrics = layout.live_dir(live_dir, rate) / "plots" / "metrics"
         curves = []
         for path, column in (
             (metrics / "train" / "loss.tsv", "loss"),

@@ -23,6 +23,8 @@ import pandas as pd
 from scipy import special, stats
 
 from labelnoise.clean import CEILING
+from labelnoise.config import REGRESS, RegressConfig
+from labelnoise.knobs import check
 from labelnoise.metrics import BASELINE, Metrics, is_reference
 
 INVERSE_FEATURES = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
@@ -258,8 +260,8 @@ def fit_accuracy(
     table: pd.DataFrame,
     *,
     reference: str = BASELINE,
-    drops: Sequence[float] = (1.0, 5.0),
-    n_boot: int = 2000,
+    drops: Sequence[float] = tuple(REGRESS.drops),
+    n_boot: int = REGRESS.bootstrap,
     seed: int = 0,
 ) -> dict:
     """Accuracy against the false-label rate, a line per method, with 95% intervals.
@@ -277,11 +279,16 @@ def fit_accuracy(
     reference
         Method the contrasts (``logit_slope_diff``) are taken against; must be in ``table``.
     drops
-        Accuracy drops in points (1 = 0.01 accuracy) for the tolerance rates.
+        Accuracy drops in points (1 = 0.01 accuracy) for the tolerance rates, each in (0, 100):
+        ``regress.drops``.
     n_boot
-        Parametric bootstrap draws from the GLM coefficients' normal approximation.
+        Parametric bootstrap draws from the GLM coefficients' normal approximation, at least
+        100: ``regress.bootstrap``.
     seed
         Seed of the bootstrap.
+
+    ``drops`` and ``n_boot`` are checked as :class:`labelnoise.config.RegressConfig` declares
+    their knobs and default to ``params.yaml``'s values.
 
     Returns
     -------
@@ -299,11 +306,7 @@ def fit_accuracy(
     _require(
         table, ("seed", "rate", "method", "accuracy", "n_correct", "n_wrong"), "accuracy table"
     )
-    if n_boot < 100:
-        raise ValueError(f"n_boot must be at least 100, got {n_boot}")
-    bad = [d for d in drops if not 0 < d < 100]
-    if bad:
-        raise ValueError(f"drops must be accuracy points in (0, 100), got {bad}")
+    check(RegressConfig, "regress", {"bootstrap": n_boot, "drops": drops})
     methods = _methods(table, reference)
     if reference not in methods:
         raise ValueError(f"reference method {reference!r} not among {methods}")
@@ -343,7 +346,9 @@ def fit_accuracy(
     return report
 
 
-def accuracy_fit_table(table: pd.DataFrame, fit: dict, *, n_grid: int = 41) -> pd.DataFrame:
+def accuracy_fit_table(
+    table: pd.DataFrame, fit: dict, *, n_grid: int = REGRESS.grid
+) -> pd.DataFrame:
     """Observed mean accuracy and the GLM's curve on a fine rate grid, for plotting.
 
     Parameters
@@ -353,7 +358,8 @@ def accuracy_fit_table(table: pd.DataFrame, fit: dict, *, n_grid: int = 41) -> p
     fit
         :func:`fit_accuracy` output for the same table.
     n_grid
-        Points of the even grid from 0 to the largest observed rate (observed rates are added).
+        Points of the even grid from 0 to the largest observed rate (observed rates are added),
+        at least 2: ``regress.grid`` (:class:`labelnoise.config.RegressConfig`).
 
     Returns
     -------
@@ -362,8 +368,7 @@ def accuracy_fit_table(table: pd.DataFrame, fit: dict, *, n_grid: int = 41) -> p
         rates) and ``<method>_fit`` (GLM prediction; NaN for methods the GLM left out).
     """
     _require(table, ("rate", "method", "accuracy"), "accuracy table")
-    if n_grid < 2:
-        raise ValueError(f"n_grid must be at least 2, got {n_grid}")
+    check(RegressConfig, "regress", {"grid": n_grid})
     observed = table.groupby(["rate", "method"])["accuracy"].mean().unstack("method")
     grid = np.unique(
         np.round(np.r_[np.linspace(0.0, table["rate"].max(), n_grid), observed.index], 12)
@@ -607,8 +612,8 @@ def regression_report(
     metrics: Metrics,
     *,
     reference: str = BASELINE,
-    drops: Sequence[float] = (1.0, 5.0),
-    n_boot: int = 2000,
+    drops: Sequence[float] = tuple(REGRESS.drops),
+    n_boot: int = REGRESS.bootstrap,
     seed: int = 0,
 ) -> dict:
     """Every regression as one JSON-ready dict (``metrics/regression.json``).

@@ -1106,13 +1106,7 @@ def build_report(
 
         runs = runs[(runs["method"] == "none") | ~runs["method"].map(is_reference)]
     summary = _summary_tables(runs, detect, regression, given_labels=given_labels)
-    figure_html = "".join(
-        f'<figure id="fig-{_esc(name)}"><img src="{png_data_uri(png)}" '
-        f'alt="{_esc(FIGURES.get(name, (name, ""))[0])}"><figcaption><b>'
-        f"{_esc(FIGURES.get(name, (name, ''))[0])}.</b> {FIGURES.get(name, ('', ''))[1]}"
-        "</figcaption></figure>"
-        for name, png in figures.items()
-    )
+    figure_html = "".join(_figure(name, png) for name, png in figures.items())
     lead = _given_lead() if given_labels else _falsified_lead(rate)
     gallery = (
         "review",
@@ -1127,11 +1121,8 @@ def build_report(
         found = _other_issues(other_issues, rate=at, with_summary=glance is None)
         issues = ("other-issues", heading, found)
     tables = ("summary", "Summary tables", summary)
-    estimates = (
-        "noise-estimates",
-        "Estimated vs true false-label rate",
-        _estimates_tables(detect, regression),
-    )
+    estimates_html = _estimates_tables(detect, regression)
+    estimates = ("noise-estimates", "Estimated vs true false-label rate", estimates_html)
     figures_section = ("figures", "Figures", figure_html)
     if given_labels:  # what a practitioner came for first: the suspects, then the rest
         sections = [gallery, issues, figures_section, tables]
@@ -1158,6 +1149,15 @@ def build_report(
         f"<header><h1>{_esc(title)}</h1>{header_lead}{banner}</header>"
         f"<nav>{nav}</nav>{body}"
         f"<script>{_JS}</script></body></html>\n"
+    )
+
+
+def _figure(name: str, png: bytes) -> str:
+    """One figure with its title and caption (:data:`FIGURES`; others get their name)."""
+    title, caption = FIGURES.get(name, (name, ""))
+    return (
+        f'<figure id="fig-{_esc(name)}"><img src="{png_data_uri(png)}" alt="{_esc(title)}">'
+        f"<figcaption><b>{_esc(title)}.</b> {caption}</figcaption></figure>"
     )
 
 

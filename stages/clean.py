@@ -27,14 +27,16 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
 
-    from labelnoise.cells import clean_context, flag_inputs, read_noisy_labels, trusted_estimate
+    from labelnoise import layout
     from labelnoise.clean import get_method, load_result, save_result
     from labelnoise.clean.base import check_result
     from labelnoise.clean.flagging import flag
+    from labelnoise.clean_context import clean_context, flag_inputs
     from labelnoise.data import load_dataset
     from labelnoise.evaluate import detection_metrics, pr_curve
     from labelnoise.io import atomic_path, load_npy
-    from labelnoise.metrics import rate_name
+    from labelnoise.noisy_labels import read_noisy_labels
+    from labelnoise.trusted import trusted_estimate
 
     dataset = load_dataset(args.dataset, mmap=True)
     verified = dataset.reviewed_rows("train")  # a person checked these labels: never flagged
@@ -43,10 +45,10 @@ def main() -> None:
     combining = [name for name in params.clean.methods if methods[name].combines]
     light = [name for name in params.clean.methods if name not in combining]
 
-    def run_one(method_name, labels, name, trusted, results=None):
+    def run_one(method_name, labels, rate, trusted, results=None):
         method = methods[method_name]
         context = clean_context(
-            dataset, labels, args.train / name, method=method, params=params, trusted=trusted
+            dataset, labels, args.train, rate, method=method, seed=params.seed, trusted=trusted
         )
         context.results = results
         result = method.run(context, **params.clean.settings(method_name))
@@ -66,30 +68,30 @@ def main() -> None:
         atomic_path(args.pr, directory=True) as pr_dir,
     ):
         for rate in params.rates:
-            name = rate_name(rate)
-            labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
+            name = layout.rate_name(rate)
+            labels = read_noisy_labels(layout.noisy_labels(args.noisy, rate), dataset)
             flipped = labels["flipped"].to_numpy(dtype=bool)
             results, trusted = {}, None
             for method_name in light:
-                results[method_name], trusted = run_one(method_name, labels, name, trusted)
+                results[method_name], trusted = run_one(method_name, labels, rate, trusted)
             for method_name in params.clean.trained:
-                path = args.fit / method_name / f"{name}.npz"
+                path = layout.result_file(args.fit, rate, method_name)
                 results[method_name] = check_result(
                     f"{method_name} ({path})", load_result(path), len(labels)
                 )
             given = labels["given"].to_numpy()
             if trusted is None:  # no light method made it
                 trusted = trusted_estimate(
-                    dataset, given, load_npy(args.train / name / "oos_probs.npy"),
-                    args.train / name, name="clean",
+                    dataset, given, load_npy(layout.oos_probs(args.train, rate)),
+                    args.train, rate, name="clean",
                 )  # fmt: skip
-            inputs = flag_inputs(dataset, given, args.train / name, trusted)
+            inputs = flag_inputs(dataset, given, args.train, rate, trusted)
             results = {m: flagged(m, result, inputs) for m, result in results.items()}
             for method_name in combining:  # they vote with their members' flags
-                result, _ = run_one(method_name, labels, name, trusted, results)
+                result, _ = run_one(method_name, labels, rate, trusted, results)
                 results[method_name] = flagged(method_name, result, inputs)
             for method_name, result in results.items():
-                save_result(result, out / method_name / f"{name}.npz")
+                save_result(result, layout.result_file(out, rate, method_name))
                 metrics = detection_metrics(flipped, result.scores, result.flags)
                 metrics.update(
                     rate=rate,
@@ -98,10 +100,10 @@ def main() -> None:
                     trusted_noise_rate=trusted.rate,
                     estimated_noise_rate=float(result.noise_rate_estimate),
                 )
-                write_json(metrics_dir / f"{name}-{method_name}.json", metrics)
+                write_json(layout.detect_record(metrics_dir, rate, method_name), metrics)
                 curve = pr_curve(flipped, result.scores)
                 write_json(
-                    pr_dir / f"{name}-{method_name}.json",
+                    layout.pr_file(pr_dir, rate, method_name),
                     {"rate": rate, "method": method_name, "curve": curve},
                 )
                 print(

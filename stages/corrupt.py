@@ -20,8 +20,8 @@ def main() -> None:
 
     import pandas as pd
 
+    from labelnoise import layout
     from labelnoise.data import load_dataset
-    from labelnoise.metrics import rate_name
     from labelnoise.noise import corrupt_labels, noise_matrix
 
     dataset = load_dataset(args.dataset, mmap=True)
@@ -47,11 +47,10 @@ def main() -> None:
                     "flipped": given != true,
                 }
             )
-            folder = tmp / rate_name(rate)
-            folder.mkdir()
-            write_csv(labels, folder / "labels.csv")
+            layout.rate_dir(tmp, rate).mkdir()
+            write_csv(labels, layout.noisy_labels(tmp, rate))
             write_json(
-                folder / "noise_matrix.json",
+                layout.noise_matrix(tmp, rate),
                 {
                     "rate": rate,
                     "kind": kind,

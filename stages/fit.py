@@ -24,24 +24,29 @@ def main() -> None:
     if args.method not in params.clean.trained:
         raise ValueError(f"--method {args.method!r} is not in clean.trained {params.clean.trained}")
 
-    from labelnoise.cells import clean_context, read_noisy_labels
+    from labelnoise import layout
     from labelnoise.clean import get_method, save_result
     from labelnoise.clean.base import check_result
+    from labelnoise.clean_context import clean_context
     from labelnoise.data import load_dataset
     from labelnoise.io import atomic_path
-    from labelnoise.metrics import rate_name
+    from labelnoise.noisy_labels import read_noisy_labels
     from labelnoise.train import resolve_device
     from labelnoise.train.workers import map_workers, worker_count
+    from labelnoise.train_test import train_config
 
     method = get_method(args.method)
     dataset = load_dataset(args.dataset, mmap=True)
+    config = train_config(params.train)
 
     def run_rate(rate: float, out: Path) -> None:
-        name = rate_name(rate)
-        labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
-        context = clean_context(dataset, labels, args.train / name, method=method, params=params)
+        labels = read_noisy_labels(layout.noisy_labels(args.noisy, rate), dataset)
+        context = clean_context(
+            dataset, labels, args.train, rate, method=method, seed=params.seed, config=config
+        )
         result = method.run(context, **params.clean.settings(args.method))
-        save_result(check_result(args.method, result, context.n), out / f"{name}.npz")
+        save_result(check_result(args.method, result, context.n), layout.result_file(out, rate))
+        name = layout.rate_name(rate)
         print(f"{args.method} @ {name}: flagged {int(result.flags.sum())} of {context.n}")
 
     device = resolve_device(params.train.device)
@@ -52,7 +57,7 @@ def main() -> None:
             params.rates,
             workers=workers,
             threads=params.train.threads,
-            labels=[f"rate={rate_name(rate)}" for rate in params.rates],
+            labels=[f"rate={layout.rate_name(rate)}" for rate in params.rates],
         )
 
 

@@ -11,6 +11,7 @@ from labelnoise.params import DataParams, load_params
 
 def _generate(data: DataParams, seed: int, out: Path):
     from labelnoise.data import alterations_figure, generate_dataset, save_dataset
+    from labelnoise.data.store import IMAGES_FILE
 
     dataset = generate_dataset(
         n_train=data.n_train,
@@ -25,7 +26,7 @@ def _generate(data: DataParams, seed: int, out: Path):
         crop_scale=data.crop_scale,
         seed=seed,
         chunk_size=data.chunk_size,
-        images_path=out / "images.npy",
+        images_path=out / IMAGES_FILE,
     )
     save_dataset(dataset, out, write_images=False)
     figure = alterations_figure(
@@ -42,6 +43,8 @@ def _generate(data: DataParams, seed: int, out: Path):
 def _import(data: DataParams, seed: int, out: Path):
     from labelnoise.data import examples_figure, import_dataset, save_dataset
     from labelnoise.data.reviewed import read_reviewed
+    from labelnoise.data.store import IMAGES_FILE
+    from labelnoise.layout import skipped_file
 
     dataset, skipped = import_dataset(
         Path(data.path),
@@ -53,7 +56,7 @@ def _import(data: DataParams, seed: int, out: Path):
         on_bad_image=data.on_bad_image,
         seed=seed,
         workers=data.workers,
-        images_path=out / "images.npy",
+        images_path=out / IMAGES_FILE,
         chunk_size=data.chunk_size,
         reviewed=read_reviewed(data.reviewed),
     )
@@ -66,9 +69,9 @@ def _import(data: DataParams, seed: int, out: Path):
             f"{dataset.meta['split_origin']['val']}"
         )
     # Every file left out is listed: with on_bad_image: skip nothing is dropped silently.
-    write_csv(skipped, out / "skipped.csv")
+    write_csv(skipped, skipped_file(out))
     if len(skipped):
-        print(f"skipped {len(skipped)} unreadable or missing images: see {out}/skipped.csv")
+        print(f"skipped {len(skipped)} unreadable or missing images: see {skipped_file(out)}")
     train_images, train_labels, _ = dataset.split("train")
     figure = examples_figure(train_images, train_labels, class_names=dataset.classes, seed=seed)
     return dataset, figure

@@ -28,18 +28,18 @@ def main() -> None:
     if method is None:
         raise ValueError("results.method: no cleaning method runs, so no model was cleaned")
 
+    from labelnoise import layout
     from labelnoise.data import load_dataset
     from labelnoise.io import read_json
-    from labelnoise.metrics import rate_name
     from labelnoise.predict import model_card, write_model_folder
 
     dataset = load_dataset(args.dataset, mmap=True)
-    name = rate_name(rate)
-    record = read_json(args.metrics / method / f"{name}.json")
+    path = layout.rate_record(args.metrics / method, rate)
+    record = read_json(path)
     if record.get("method") != method or record.get("rate") != rate:
         raise ValueError(
-            f"{args.metrics / method / f'{name}.json'}: holds {record.get('method')!r} at rate "
-            f"{record.get('rate')!r}, expected {method!r} at {rate}"
+            f"{path}: holds {record.get('method')!r} at rate {record.get('rate')!r}, "
+            f"expected {method!r} at {rate}"
         )
     imported = dataset.meta["task"] == "custom"
     card = model_card(
@@ -50,10 +50,10 @@ def main() -> None:
         test_labels=dataset.meta.get("split_origin", {}).get("test", "given")
         if imported else "generated",
     )  # fmt: skip
-    write_model_folder(args.out, weights=args.first / method / f"{name}.pt", card=card)
+    write_model_folder(args.out, weights=layout.first_weights(args.first, rate, method), card=card)
     print(
-        f"cleaned model: {method} (drop) at rate {name}, test accuracy {record['accuracy']:.4f}"
-        f" -> {args.out}"
+        f"cleaned model: {method} (drop) at rate {layout.rate_name(rate)}, test accuracy "
+        f"{record['accuracy']:.4f} -> {args.out}"
     )
 
 

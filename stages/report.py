@@ -30,10 +30,11 @@ def main() -> None:
     section = params.report
     rate, top_k = section.rate, section.top_k
 
+    from labelnoise import layout
     from labelnoise.clean import load_result
     from labelnoise.data import load_dataset
     from labelnoise.glance import glance_of
-    from labelnoise.metrics import Grid, collect, rate_name
+    from labelnoise.metrics import Grid, collect
     from labelnoise.report import (
         OtherIssues,
         build_report,
@@ -47,15 +48,14 @@ def main() -> None:
     dataset = load_dataset(args.dataset, mmap=True)
     origin = dataset.meta.get("split_origin", {})
     images = np.asarray(dataset.split("train")[0])
-    labels = _csv(args.noisy / rate_name(rate) / "labels.csv")
+    labels = _csv(layout.noisy_labels(args.noisy, rate))
     if len(labels) != len(images):
         raise ValueError(f"{args.noisy}: {len(labels)} labels for {len(images)} train images")
-    train_dir = args.train / rate_name(rate)
     cleaned = params.clean.cleaned
     methods, tsne_method = report_methods(
         cleaned, methods=section.methods, tsne_method=section.tsne_method
     )
-    results = {m: load_result(args.clean / m / f"{rate_name(rate)}.npz") for m in cleaned}
+    results = {m: load_result(layout.result_file(args.clean, rate, m)) for m in cleaned}
     metrics = collect([args.metrics_dir], grid=Grid.from_params(params), seeds=[params.seed])
     regression = read_json(args.metrics_dir / "regression.json")
     figures = report_figures(
@@ -65,7 +65,7 @@ def main() -> None:
         images=images,
         given=labels["given"].to_numpy(),
         flipped=labels["flipped"].to_numpy(bool),
-        features=load_npy(train_dir / "train_features.npy"),
+        features=load_npy(layout.features(args.train, rate, "train")),
         tsne_method=tsne_method,
         class_names=dataset.classes,
         seed=params.seed,
@@ -81,7 +81,7 @@ def main() -> None:
     suspects = review_suspects(
         {m: results[m].scores for m in methods},
         labels,
-        load_npy(train_dir / "oos_probs.npy"),
+        load_npy(layout.oos_probs(args.train, rate)),
         top_k=top_k,
         paths=dataset.index.set_index("id")["source"] if own else None,
     )
@@ -90,11 +90,8 @@ def main() -> None:
         issues, leaks = issues.assign(path=""), leaks.assign(path_a="", path_b="")
     other = OtherIssues(_csv(args.issue_summary), issues, leaks, dataset.images, limit=2 * top_k)
     given_labels = params.rates == [0.0] and own
-    flagged = int(
-        load_result(
-            args.clean / params.results.method / f"{rate_name(params.results.rate)}.npz"
-        ).flags.sum()
-    )
+    chosen = layout.result_file(args.clean, params.results.rate, params.results.method)
+    flagged = int(load_result(chosen).flags.sum())
     page = build_report(
         metrics.runs,
         metrics.detect,

@@ -36,22 +36,22 @@ def main() -> None:
     if options.method is None:
         raise ValueError("results: clean.methods and clean.trained hold no cleaning method")
 
-    from labelnoise.cells import read_noisy_labels
+    from labelnoise import layout
     from labelnoise.clean import METHODS, load_result
     from labelnoise.data import load_dataset
     from labelnoise.issues import LABEL_COLUMNS, dataset_issues
     from labelnoise.label_issues import label_issues_table
-    from labelnoise.metrics import rate_name
+    from labelnoise.noisy_labels import read_noisy_labels
 
-    rate = rate_name(options.rate)
+    rate = options.rate
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = read_noisy_labels(args.noisy / rate / "labels.csv", dataset)
+    labels = read_noisy_labels(layout.noisy_labels(args.noisy, rate), dataset)
     given = labels["given"].to_numpy()
     wanted = [m for m in params.clean.cleaned if not METHODS[m].reference]
-    results = {m: load_result(args.clean / m / f"{rate}.npz") for m in wanted}
+    results = {m: load_result(layout.result_file(args.clean, rate, m)) for m in wanted}
     flipped = labels["flipped"].to_numpy(dtype=bool)
     train_index = dataset.index[dataset.index["split"] == "train"]
-    probs = load_npy(args.train / rate / "oos_probs.npy")
+    probs = load_npy(layout.oos_probs(args.train, rate))
     table = label_issues_table(
         train_index,
         given,
@@ -77,7 +77,7 @@ def main() -> None:
         dataset,
         table.set_index("id").loc[train["id"]].reset_index()[list(LABEL_COLUMNS)],
         given,
-        load_npy(args.train / rate / "train_features.npy"),
+        load_npy(layout.features(args.train, rate, "train")),
         probs,
         checks=options.image_checks,
         workers=options.image_workers,
@@ -90,7 +90,8 @@ def main() -> None:
     write_csv(leaks, args.leaks)
     found = summary.set_index("issue_type")["num_issues"]
     print(
-        f"rate {rate}: {int(flags.sum())} of {len(table)} labels flagged by {options.method}; "
+        f"rate {layout.rate_name(rate)}: {int(flags.sum())} of {len(table)} labels flagged by "
+        f"{options.method}; "
         + ", ".join(f"{n} {kind}" for kind, n in found.items() if kind != "label" and n)
         + f" (of {len(found) - 1} other issue types; leak = pairs across splits)"
     )

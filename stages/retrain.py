@@ -18,9 +18,9 @@ import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
-from labelnoise.cells import ARMS, save_weights
+from labelnoise.arms import ARMS
 from labelnoise.cli import run_stage
-from labelnoise.io import read_json, save_npy, write_json
+from labelnoise.io import atomic_path, read_json, save_npy, write_json
 from labelnoise.params import load_params
 
 
@@ -46,9 +46,9 @@ def main() -> None:
         parser.error("--first goes with --arm second, and only there")
     params = load_params()
 
-    from labelnoise.cells import arm_cells, arm_name, arm_record
+    from labelnoise import layout, train_test
+    from labelnoise.arms import arm_cells, arm_name, arm_record
     from labelnoise.data import load_dataset
-    from labelnoise.io import atomic_path
 
     dataset = load_dataset(args.dataset, mmap=True)
     train_params = params.train
@@ -66,33 +66,31 @@ def main() -> None:
         from labelnoise.train.distributed import data_parallel_stage
 
         stage = data_parallel_stage(
-            os.path.abspath(__file__),
-            sys.argv[1:],
-            enabled=params.train.distributed,
+            os.path.abspath(__file__), sys.argv[1:], enabled=params.train.distributed,
             nproc_per_node=params.train.nproc_per_node,
             cuda=resolve_device(params.train.device).type == "cuda",
-        )
+        )  # fmt: skip
 
     def run_cell(cell) -> tuple[dict, object, object]:
-        from labelnoise.cells import load_trained_model, train_and_test, train_probabilities
-
         rate, name, labels, given, keep, same = cell
         if same:
             # Same examples, labels, seed and config as the baseline: its result is this
             # arm's (a rerun would differ only by rounding: thread count, CUDA kernels).
-            metrics = read_json(args.baseline / f"{name}.json")
+            metrics = read_json(layout.rate_record(args.baseline, rate))
             metrics = {k: v for k, v in metrics.items() if k != "rate"}
-            model = args.save_probs and load_trained_model(
-                args.train / name / "model.pt", dataset, params=train_params
+            model = args.save_probs and train_test.load_trained_model(
+                layout.baseline_weights(args.train, rate), dataset, params=train_params
             )
         else:
-            tested = train_and_test(
+            tested = train_test.train_and_test(
                 dataset, given, params=train_params, seed=params.seed, keep=keep,
                 checkpoint_path=args.checkpoints / f"{name}.pt",
                 desc=f"retrain {args.method} ({args.arm})",
             )  # fmt: skip
             metrics, model = tested.metrics, tested.model
-        probs = args.save_probs and train_probabilities(model, dataset, params=train_params)
+        probs = args.save_probs and train_test.train_probabilities(
+            model, dataset, params=train_params
+        )
         method = arm_name(args.method, args.arm)
         record = arm_record(labels, given, keep, metrics, rate=rate, method=method)
         return record, probs, args.save_probs and model
@@ -106,12 +104,9 @@ def main() -> None:
             device = resolve_device(params.train.device)
             workers = worker_count(params.train.workers, jobs=jobs, device=device, processes=size)
             arms = map_workers(
-                run_cell,
-                cells,
-                workers=workers,
-                threads=params.train.threads,
+                run_cell, cells, workers=workers, threads=params.train.threads,
                 labels=[f"rate={name}" for _, name, *_ in cells],
-            )
+            )  # fmt: skip
         else:
             arms = [run_cell(cell) for cell in cells]
     if rank > 0:
@@ -120,11 +115,11 @@ def main() -> None:
         probs_dir = args.save_probs and stack.enter_context(
             atomic_path(args.save_probs, directory=True)
         )
-        for (_, name, *_), (record, probs, model) in zip(cells, arms, strict=True):
-            write_json(tmp / f"{name}.json", record)
+        for (rate, name, *_), (record, probs, model) in zip(cells, arms, strict=True):
+            write_json(layout.rate_record(tmp, rate), record)
             if probs_dir:
-                save_npy(probs_dir / f"{name}.npy", probs)
-                save_weights(probs_dir / f"{name}.pt", model)
+                save_npy(layout.first_probs(probs_dir, rate), probs)
+                train_test.save_weights(layout.first_weights(probs_dir, rate), model)
             print(
                 f"{record['method']} @ {name}: kept {record['n_kept']}, relabelled "
                 f"{record['n_relabeled']}, accuracy {record['accuracy']:.4f}"

@@ -14,8 +14,6 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
-
 from labelnoise.cli import run_stage
 from labelnoise.io import atomic_path, write_csv, write_json
 from labelnoise.params import Params, load_params
@@ -55,7 +53,7 @@ def main() -> None:
             outputs.enter_context(atomic_path(d, directory=True)) if rank == 0 else None
             for d in dirs
         )
-        from labelnoise.metrics import rate_name
+        from labelnoise.layout import rate_name
         from labelnoise.train.workers import map_workers, worker_count
 
         workers = worker_count(
@@ -76,53 +74,34 @@ def main() -> None:
 def train(
     args: argparse.Namespace, params: Params, rate: float, *, out, metrics, confusion
 ) -> None:
-    from labelnoise.cells import (
-        fold_config,
-        fold_model_metrics,
-        read_noisy_labels,
-        train_and_test,
-        write_baseline,
-    )
+    from labelnoise import layout
+    from labelnoise.baseline import fold_models, write_baseline
     from labelnoise.data import load_dataset
-    from labelnoise.metrics import rate_name
-    from labelnoise.train import out_of_sample_folds
+    from labelnoise.noisy_labels import read_noisy_labels
+    from labelnoise.train_test import train_and_test
 
-    name = rate_name(rate)
+    name = layout.rate_name(rate)
     dataset = load_dataset(args.dataset, mmap=True)
-    labels = read_noisy_labels(args.noisy / name / "labels.csv", dataset)
+    labels = read_noisy_labels(layout.noisy_labels(args.noisy, rate), dataset)
     given = labels["given"].to_numpy()
     tested = train_and_test(
         dataset,
         given,
         params=params.train,
         seed=params.seed,
-        log_dir=args.live / name,
+        log_dir=layout.live_dir(args.live, rate),
         checkpoint_path=args.checkpoints / name / "full.pt",
         desc="train",
     )
-    train_images, _, _ = dataset.split("train")
-    val_images, _, _ = dataset.split("val")
-    test_images, _, _ = dataset.split("test")
-    folds = out_of_sample_folds(
-        train_images,
-        given,
-        n_classes=dataset.n_classes,
-        folds=params.train.folds,
-        config=fold_config(params.train),
-        seed=params.seed,
-        stack=params.train.stack_folds,
-        other_images=np.concatenate([val_images, test_images]),
-    )
-    val_probs = folds.others[:, : len(val_images)]  # (folds, n_val, C): one block per model
-    fold_metrics = fold_model_metrics(
-        dataset, given, folds.proba, folds.others[:, len(val_images) :], val_probs
+    folds, val_probs, fold_metrics = fold_models(
+        dataset, given, params=params.train, seed=params.seed
     )
     if out is None:
         return  # every process holds the same results; the first one writes them
     write_baseline(
-        out / name, tested, folds, val_probs, dataset, batch_size=params.train.eval_batch_size
+        out, rate, tested, folds, val_probs, dataset, batch_size=params.train.eval_batch_size
     )
-    write_json(metrics / f"{name}.json", {"rate": rate, **tested.metrics, **fold_metrics})
+    write_json(layout.rate_record(metrics, rate), {"rate": rate, **tested.metrics, **fold_metrics})
     write_csv(tested.confusion, confusion / f"baseline-{name}.csv")
     print(
         f"rate {name}: test accuracy {tested.metrics['accuracy']:.4f}; fold models "

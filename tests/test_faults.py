@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 from ruamel.yaml import YAML
 
+from labelnoise import layout
 from labelnoise.io import atomic_path, write_text
 from labelnoise.params import read_yaml
 from labelnoise.profiles import apply_profile
@@ -151,9 +152,9 @@ def runs(tmp_path_factory):
     rates = params["noise"]["rates"]
     assert 0.2 in rates and len(rates) > 1, "corrupt must write several rates in one run"
     noisy = base / "a" / "data" / "noisy"
-    assert sorted(p.name for p in noisy.iterdir()) == sorted(str(float(r)) for r in rates)
+    assert sorted(p.name for p in noisy.iterdir()) == sorted(layout.rate_name(r) for r in rates)
     for rate in rates:
-        labels = pd.read_csv(noisy / str(float(rate)) / "labels.csv")
+        labels = pd.read_csv(layout.noisy_labels(noisy, rate))
         assert labels["flipped"].sum() == round(rate * len(labels)), rate
     return base, durations
 

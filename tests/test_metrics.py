@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labelnoise import layout
 from labelnoise.metrics import (
     BASELINE,
     Grid,
@@ -16,8 +17,6 @@ from labelnoise.metrics import (
     baseline_file,
     collect,
     detect_file,
-    grid_files,
-    rate_name,
     retrain_file,
 )
 from labelnoise.params import read_yaml, validate
@@ -34,23 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b"]
 
 
-def test_rate_name_is_the_float_spelling():
-    assert rate_name(0) == "0.0"
-    assert rate_name(0.0) == "0.0"
-    assert rate_name(0.2) == "0.2"
-    assert rate_name(0.01) == "0.01"
-    assert rate_name(np.float64(0.05)) == "0.05"
-
-
 def test_file_layout(tmp_path):
     assert baseline_file(tmp_path, 0.1) == tmp_path / "baseline" / "0.1.json"
     assert retrain_file(tmp_path, "cleanlab", 0.0) == tmp_path / "retrain" / "cleanlab" / "0.0.json"
     assert detect_file(tmp_path, 0.2, "aum") == tmp_path / "detect" / "0.2-aum.json"
-    grid = Grid(rates=(0.0, 0.1), detected=("aum",), retrained=("oracle", "aum"))
-    files = grid_files(tmp_path, grid)
-    assert len(files) == 2 + 2 * 2 + 2 * 1
-    assert len(set(files)) == len(files)
-    assert retrain_file(tmp_path, "aum", 0.1) in files
 
 
 def test_grid_from_params():
@@ -155,7 +141,12 @@ def test_collect_reads_exactly_the_grid_beside_stale_files(tmp_path):
     assert len(metrics.detect) == len(detected)
     assert metrics.detect["auroc"].isna().sum() == len(GRID.detected)  # rate 0
     opened = {*metrics.runs["file"], *metrics.detect["file"]}
-    assert opened == {str(path) for path in grid_files(root, GRID)}
+    expected = [
+        *(baseline_file(root, rate) for rate in GRID.rates),
+        *(retrain_file(root, m, rate) for m in GRID.retrained for rate in GRID.rates),
+        *(detect_file(root, rate, m) for rate in GRID.rates for m in GRID.detected),
+    ]
+    assert opened == {str(path) for path in expected}
     cleanlab = metrics.runs[(metrics.runs["method"] == "cleanlab") & (metrics.runs["rate"] == 0.1)]
     assert cleanlab["n_correct"].tolist() == [90 - 5 - 1]
 
@@ -265,7 +256,7 @@ def test_pr_long_reads_each_detecting_method_at_the_rate(tmp_path):
 
 def test_training_long_reads_the_dvclive_folders(tmp_path):
     for rate, offset in ((0.0, 0.0), (0.2, 1.0)):
-        metrics = tmp_path / rate_name(rate) / "plots" / "metrics"
+        metrics = layout.live_dir(tmp_path, rate) / "plots" / "metrics"
         _write(metrics / "train" / "loss.tsv", f"timestamp\tstep\tloss\n1\t0\t{2 + offset}\n")
         _write(metrics / "val" / "acc.tsv", "timestamp\tstep\tacc\n1\t0\t0.5\n")
         with (metrics / "train" / "loss.tsv").open("a") as f:

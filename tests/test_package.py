@@ -71,3 +71,88 @@ def test_ruff_bounds_the_complexity_of_every_function():
     lint = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
     assert "C90" in lint["select"]
     assert lint["mccabe"]["max-complexity"] <= 15
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Every module of labelnoise/ and the modules of labelnoise/ it imports: at the top, inside
+    functions and under ``TYPE_CHECKING`` alike (each is a dependency of the design)."""
+    modules = {}
+    for path in (ROOT / "labelnoise").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    lazy = _lazy_names(modules)
+
+    def owner(name: str) -> str | None:
+        # The module itself, or the one that defines the name (`labelnoise.a.f`: labelnoise.a).
+        name = lazy.get(name, name)
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        names = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{anchor}.{base}" if base else anchor
+                # `from labelnoise.a import b`: module labelnoise.a.b, or a name of labelnoise.a.
+                names += [f"{base}.{alias.name}" for alias in node.names]
+        found = {owner(name) for name in names if name.split(".")[0] == "labelnoise"}
+        graph[module] = found - {None, module}
+    return graph
+
+
+def _lazy_names(modules: dict[str, Path]) -> dict[str, str]:
+    """``package.name -> package.module`` for the names a package imports on first use from the
+    modules its ``_HOMES`` names (``labelnoise.train``): those imports are dependencies too."""
+    lazy = {}
+    for package, path in modules.items():
+        if path.name != "__init__.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "_HOMES":
+                for name, home in ast.literal_eval(node.value).items():
+                    lazy[f"{package}.{name}"] = f"{package}.{home}"
+    return lazy
+
+
+def _a_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (its modules in order, the first again at the end), or
+    ``None``."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        path.append(module)
+        for imported in sorted(graph[module]):
+            circle = visit(imported)
+            if circle:
+                return circle
+        path.pop()
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        circle = visit(module)
+        if circle:
+            return circle
+    return None
+
+
+def test_the_package_has_no_import_circles():
+    graph = _package_imports()
+    # The scan sees imports at the top and inside functions, and the lazy names of a package.
+    assert "labelnoise.clean.base" in graph["labelnoise.clean.data_params"]
+    assert "labelnoise.train.trainer" in graph["labelnoise.clean.data_params"]
+    circle = _a_circle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle)

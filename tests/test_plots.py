@@ -13,9 +13,10 @@ import pytest
 from projects import dvc_project
 from ruamel.yaml import YAML
 
+from labelnoise import layout
 from labelnoise.evaluate import pr_curve
 from labelnoise.io import write_csv, write_json
-from labelnoise.metrics import Grid, rate_name
+from labelnoise.metrics import Grid
 from labelnoise.params import read_yaml
 from labelnoise.plots import pr_long
 
@@ -28,7 +29,7 @@ LIBRARIES = ("vega", "vega-lite", "vega-embed")
 def _pr_files(pr_dir: Path, flipped: np.ndarray, scores: dict[str, np.ndarray]) -> Grid:
     for method, method_scores in scores.items():
         record = {"rate": RATE, "method": method, "curve": pr_curve(flipped, method_scores)}
-        write_json(pr_dir / f"{rate_name(RATE)}-{method}.json", record)
+        write_json(layout.pr_file(pr_dir, RATE, method), record)
     return Grid(rates=(0.0, RATE), detected=tuple(scores), retrained=())
 
 
@@ -45,7 +46,7 @@ def test_pr_rows_are_numbered_in_curve_order(tmp_path):
     for method in grid.detected:
         rows = table[table["method"] == method]
         assert rows["point"].tolist() == list(range(len(rows)))
-        curve = json.loads((tmp_path / f"{rate_name(RATE)}-{method}.json").read_text())["curve"]
+        curve = json.loads(layout.pr_file(tmp_path, RATE, method).read_text())["curve"]
         joined = rows.sort_values("point")[["recall", "precision"]].to_numpy().tolist()
         assert joined == [[p["recall"], p["precision"]] for p in curve]
     oracle = table[table["method"] == "oracle"].sort_values("point")

@@ -12,7 +12,6 @@ import pytest
 import torch
 from PIL import Image
 
-from labelnoise.cells import save_weights
 from labelnoise.data.importer import load_image
 from labelnoise.predict import (
     FORMAT_VERSION,
@@ -23,6 +22,7 @@ from labelnoise.predict import (
     write_model_folder,
 )
 from labelnoise.train import build_model, predict_proba
+from labelnoise.train_test import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["cat", "dog", "eel"]

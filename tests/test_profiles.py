@@ -69,7 +69,7 @@ def test_shipped_profiles_are_short_overlays_that_validate(name):
 def test_profile_path_lists_the_available_profiles():
     assert profile_path("tiny", root=ROOT) == ROOT / "profiles" / "tiny.yaml"
     for name in ("nope", "../params", ""):
-        with pytest.raises(ValueError, match=r"available: gpu, research, tiny"):
+        with pytest.raises(ValueError, match=r"available: ci, gpu, research, tiny"):
             profile_path(name, root=ROOT)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
+from labelnoise import layout
 from labelnoise.metrics import Grid, baseline_file, collect, detect_file, retrain_file
 from labelnoise.params import read_yaml
 from labelnoise.regress import (
@@ -317,11 +318,11 @@ def _stage_repo(tmp_path: Path) -> Path:
     (tmp_path / "params.yaml").write_text(json.dumps(raw))  # JSON is YAML 1.2
     for method in ("oracle", "random", "cleanlab", "aum"):
         _write(
-            tmp_path / "pr" / f"0.2-{method}.json",
+            layout.pr_file(tmp_path / "pr", 0.2, method),
             {"curve": [[0.0, 1.0], [0.5, 0.8], [1.0, 0.3]]},
         )
     for rate in RATES:
-        metrics = tmp_path / "live" / str(rate) / "plots" / "metrics"
+        metrics = layout.live_dir(tmp_path / "live", rate) / "plots" / "metrics"
         for sub, name in (("train", "loss"), ("val", "acc")):
             path = metrics / sub / f"{name}.tsv"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from test_regress import N_TEST, _classification, _write
 
-from labelnoise.metrics import baseline_file, detect_file, rate_name, retrain_file
+from labelnoise import layout
+from labelnoise.metrics import baseline_file, detect_file, retrain_file
 from labelnoise.params import load_params
 from labelnoise.replicates import export_metrics, find_replicates
 
@@ -101,11 +102,11 @@ def _stage_inputs(repo: Path) -> None:
     """The PR curves and dvclive folders the regress stage draws its plots from."""
     params = load_params(ROOT / "params.yaml")
     for method in params.clean.cleaned:
-        path = repo / "pr" / f"{rate_name(params.report.rate)}-{method}.json"
+        path = layout.pr_file(repo / "pr", params.report.rate, method)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"curve": [[0.0, 1.0], [1.0, 0.2]]}))
     for rate in params.noise.rates:
-        metrics = repo / "live" / rate_name(rate) / "plots" / "metrics"
+        metrics = layout.live_dir(repo / "live", rate) / "plots" / "metrics"
         for sub, name in (("train", "loss"), ("val", "acc")):
             path = metrics / sub / f"{name}.tsv"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 from scipy.special import expit
 
+from labelnoise import layout
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.data.store import Dataset, save_dataset
 from labelnoise.io import save_npy, write_csv, write_json
 from labelnoise.issues import LABEL_COLUMNS, dataset_issues
-from labelnoise.metrics import Grid, baseline_file, collect, detect_file, rate_name, retrain_file
+from labelnoise.metrics import Grid, baseline_file, collect, detect_file, retrain_file
 from labelnoise.report import (
     OtherIssues,
     build_report,
@@ -98,8 +99,8 @@ def _metrics(root: Path) -> None:
             )
     # A file of an earlier layout and one of a method no longer run: the stage must not open
     # them (they are not even JSON).
-    (metrics_dir / "retrain" / f"{rate_name(RATE)}-oracle.json").write_text("stale {")
-    (metrics_dir / "detect" / f"{rate_name(RATE)}-mistakenness.json").write_text("stale {")
+    (metrics_dir / "retrain" / f"{layout.rate_name(RATE)}-oracle.json").write_text("stale {")
+    (metrics_dir / "detect" / f"{layout.rate_name(RATE)}-mistakenness.json").write_text("stale {")
     grid = Grid(rates=tuple(RATES), detected=DETECTED, retrained=RETRAINED)
     metrics = collect([metrics_dir], grid=grid, seeds=[0])
     write_json(metrics_dir / "regression.json", regression_report(metrics, n_boot=100, seed=0))
@@ -144,13 +145,14 @@ def _tree(root: Path) -> dict:
             pd.DataFrame(
                 {"id": np.arange(N_TRAIN), "true": true, "given": given, "flipped": flipped}
             ),
-            root / "data" / "noisy" / rate_name(rate) / "labels.csv",
+            layout.noisy_labels(root / "data" / "noisy", rate),
         )
         logits = rng.normal(0, 1, (N_TRAIN, 4)) + 3 * np.eye(4)[true]
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        train = root / "data" / "train" / rate_name(rate)
-        save_npy(train / "oos_probs.npy", probs.astype(np.float32))
-        save_npy(train / "train_features.npy", rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None])
+        train = root / "data" / "train"
+        save_npy(layout.oos_probs(train, rate), probs.astype(np.float32))
+        features = rng.normal(0, 1, (N_TRAIN, 12)) + true[:, None]
+        save_npy(layout.features(train, rate, "train"), features)
     # Cleaning results only at the report rate (the stage must not need others); `given`,
     # `flipped` and `probs` are those of the last rate, 0.2.
     clean = root / "data" / "clean"
@@ -177,7 +179,7 @@ def _tree(root: Path) -> dict:
         "consensus": CleanResult(quality + values.clip(max=0), quality > 0.5, 0.2, {}),
     }
     for name, result in results.items():
-        save_result(result, clean / name / f"{rate_name(RATE)}.npz")
+        save_result(result, layout.result_file(clean, RATE, name))
     _metrics(root)
     params = {
         "seed": 0,
@@ -300,10 +302,10 @@ def test_stage_names_missing_input(project, tmp_path):
     root, _, _ = project
     copy = tmp_path / "copy"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("out"))
-    (copy / "data" / "clean" / "tvnet" / f"{rate_name(RATE)}.npz").unlink()
+    layout.result_file(copy / "data" / "clean", RATE, "tvnet").unlink()
     done = _run_stage(copy)
     assert done.returncode == 2
-    assert f"tvnet/{rate_name(RATE)}.npz: file not found" in done.stderr
+    assert f"tvnet/{layout.rate_name(RATE)}.npz: file not found" in done.stderr
     assert not (copy / "out" / "report").exists()
 
 

@@ -13,7 +13,15 @@ from labelnoise.data.reviewed import apply_review, read_reviewed
 from labelnoise.data.store import load_dataset, save_dataset
 from labelnoise.review import export_review, review_summary
 
-KW = dict(image_size=8, val_fraction=0.2, test_fraction=0.2, workers=1, progress=False, seed=0)
+KW = dict(
+    kind="folder",
+    image_size=8,
+    val_fraction=0.2,
+    test_fraction=0.2,
+    workers=1,
+    progress=False,
+    seed=0,
+)
 
 
 def _verdicts(path, rows, columns="path,label,sample"):

@@ -3,8 +3,11 @@
 Every method turns a :class:`CleanContext` into a :class:`CleanResult`: a per-example suspicion
 score (higher = more likely mislabelled) and a boolean flag mask chosen by the method's own rule;
 :mod:`labelnoise.clean.flagging` then decides, for every method alike, what is flagged.
-This module imports numpy alone (pydantic only to build a params model), so that
-``import labelnoise.clean`` stays light and the methods run on a machine without pydantic.
+The checks of labels and predicted probabilities (:func:`check_labels`,
+:func:`validate_pred_probs`) live in :mod:`labelnoise.checks`, where the noise estimates read
+them too; the methods import them from here. This module imports numpy alone (pydantic only to
+build a params model), so that ``import labelnoise.clean`` stays light and the methods run on a
+machine without pydantic.
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 
 import numpy as np
 
+from labelnoise.checks import check_labels, validate_pred_probs
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from labelnoise.noise import NoiseEstimate
     from labelnoise.train import TrainConfig
-
-PROBS_ATOL = 1e-3
-"""How far a row of ``pred_probs`` may sum from 1 (float32 softmax outputs drift a little)."""
 
 
 @dataclass
@@ -281,97 +283,6 @@ def check_result(name: str, result: CleanResult, n: int) -> CleanResult:
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"{name}: noise_rate_estimate {rate!r} is not in [0, 1]")
     return CleanResult(scores=scores, flags=flags, noise_rate_estimate=rate, extras=result.extras)
-
-
-def check_labels(
-    labels: np.ndarray, *, n_classes: int, what: str = "labels", name: str = "clean"
-) -> np.ndarray:
-    """Check ``(n,)`` integer labels in ``0..n_classes-1``; return them as int64.
-
-    Parameters
-    ----------
-    labels : np.ndarray
-        ``(n,)`` class indices.
-    n_classes : int
-        Number of classes ``C``.
-    what : str
-        Name of the array, used in the message.
-    name : str
-        Method name, used in the message.
-    """
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: {what} must be 1-D, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name}: {what} must be integers, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(
-            f"{name}: {what} must lie in 0..{n_classes - 1}, "
-            f"got range {int(arr.min())}..{int(arr.max())}"
-        )
-    return arr.astype(np.int64)
-
-
-def validate_pred_probs(
-    pred_probs: np.ndarray,
-    *,
-    n: int,
-    n_classes: int,
-    name: str = "clean",
-    atol: float = PROBS_ATOL,
-    source: str | None = None,
-) -> np.ndarray:
-    """Check out-of-sample probabilities before a method uses them: shape ``(n, C)``, finite,
-    in ``[0, 1]``, rows summing to 1 within ``atol``.
-
-    Parameters
-    ----------
-    pred_probs : np.ndarray
-        ``(n, C)`` predicted class probabilities, one row per train example.
-    n : int
-        Expected number of rows.
-    n_classes : int
-        Expected number of columns ``C``.
-    name : str
-        Method name, used in the message.
-    atol : float
-        Tolerance on each row summing to 1.
-    source : str or None
-        Where the probabilities came from (a file name), named in the message.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n, C)`` float64 copy, each row renormalised to sum to exactly 1.
-    """
-    what = f"{name}: pred_probs" + (f" from {source}" if source else "")
-    if pred_probs is None:
-        raise ValueError(f"{what} is missing")
-    try:
-        arr = np.asarray(pred_probs, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{what} is not a numeric array ({err})") from None
-    if arr.shape != (n, n_classes):
-        raise ValueError(f"{what} has shape {arr.shape}, expected ({n}, {n_classes})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise ValueError(f"{what} has {int(bad.sum())} NaN/inf entries (first in row {row})")
-    for outside, how in ((arr < 0, "negative entries"), (arr > 1 + atol, "entries above 1")):
-        if outside.any():
-            row = int(np.flatnonzero(outside.any(axis=1))[0])
-            raise ValueError(
-                f"{what} has {int(outside.sum())} {how} (first in row {row}: "
-                f"{arr[row][outside[row]][0]:.6g})"
-            )
-    err = np.abs(arr.sum(axis=1) - 1.0)
-    if (err > atol).any():
-        row = int(np.argmax(err))
-        raise ValueError(
-            f"{what} has rows that do not sum to 1 within {atol}; row {row} sums to "
-            f"{arr[row].sum():.6g}"
-        )
-    return arr / arr.sum(axis=1, keepdims=True)
 
 
 def context_labels_probs(ctx: CleanContext, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ class Consensus(CleaningMethod):
     combines = True  # votes over the results of its members at the same rate
 
     def run(
-        self, ctx: CleanContext, *, members: tuple[str, ...] = (), **params: Any
+        self, ctx: CleanContext, *, members: tuple[str, ...] = ("cleanlab", "knn"), **params: Any
     ) -> CleanResult:
         """Combine the results of ``members`` over the ``ctx.n`` train examples.
 

@@ -21,16 +21,13 @@ from labelnoise.clean.base import (
     check_labels,
     reject_unknown_params,
 )
+from labelnoise.clean.temperatures import Learn
 
 CATEGORIES = ("easy", "hard", "need_review")
 """Names of the trajectory categories; ``extras["category"]`` holds indices into this tuple."""
 
-Learn = Literal["both", "instance", "class"]
 FlagRule = Literal["top", "hard", "not_easy"]
-LEARN_CHOICES: tuple[str, ...] = get_args(Learn)
 FLAG_RULES: tuple[str, ...] = get_args(FlagRule)
-SIGMA_MIN, SIGMA_MAX = 1.0 / 20.0, 20.0
-"""Range every learned temperature is clamped to."""
 
 
 def categorise(trajectory: np.ndarray, *, init_sigma: float = 1.0) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from labelnoise.clean.data_params import LEARN_CHOICES, SIGMA_MAX, SIGMA_MIN
+from labelnoise.clean.temperatures import LEARN_CHOICES, SIGMA_MAX, SIGMA_MIN
 
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = math.log(SIGMA_MIN), math.log(SIGMA_MAX)
 

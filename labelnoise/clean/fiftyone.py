@@ -114,12 +114,12 @@ class Hardness(CleaningMethod):
     """FiftyOne hardness (normalised entropy of the OOS probabilities); flags ``> threshold``.
 
     ``exp(H)`` is the effective number of classes the model hesitates between, so the default
-    threshold 0.5 flags examples spread over more than ``sqrt(C)`` effective classes.
+    threshold 0.8 flags examples spread over more than ``C ** 0.8`` effective classes.
     """
 
     name = "hardness"
 
-    def run(self, ctx: CleanContext, *, threshold: float = 0.5, **params: Any) -> CleanResult:
+    def run(self, ctx: CleanContext, *, threshold: float = 0.8, **params: Any) -> CleanResult:
         """Score and flag with ``ctx.pred_probs`` (the given labels only get validated).
 
         Parameters

@@ -7,24 +7,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-COARSE_CLASSES = ("blobs", "blur", "channel_order", "hue")
-FINE_CLASSES = (
-    "blobs_red",
-    "blobs_green",
-    "blobs_blue",
-    "blobs_multi",
-    "gaussian_blur",
-    "channels_bgr",
-    "channels_brg",
-    "channels_gbr",
-    "channels_grb",
-    "channels_rbg",
-    "hue_red",
-    "hue_green",
-    "hue_blue",
-    "hue_all",
-)
-FINE_TO_COARSE = (0, 0, 0, 0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3)
+from labelnoise.data import config
+from labelnoise.data.config import COARSE_CLASSES as COARSE_CLASSES
+from labelnoise.data.config import DEFAULTS, FINE_CLASSES
+from labelnoise.data.config import FINE_TO_COARSE as FINE_TO_COARSE
 
 _PRIMARIES = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
 _PERMUTATIONS = {
@@ -62,14 +48,12 @@ class Polygons(NamedTuple):
 
 
 def check_polygon_args(size: int, vertices: tuple[int, int], area: tuple[float, float]) -> None:
+    """Raise ``ValueError`` unless ``size`` is a positive side in pixels and ``vertices`` and
+    ``area`` hold as the knobs ``data.vertices`` and ``data.area`` declare
+    (:class:`labelnoise.data.config.DataConfig`)."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    vmin, vmax = vertices
-    if not 3 <= vmin <= vmax:
-        raise ValueError(f"vertices must satisfy 3 <= low <= high, got {vertices}")
-    amin, amax = area
-    if not 0 < amin <= amax < 1:
-        raise ValueError(f"area must satisfy 0 < low <= high < 1, got {area}")
+    config.check({"vertices": vertices, "area": area})
 
 
 class PolygonDraws(NamedTuple):
@@ -92,8 +76,8 @@ def random_polygons(
     n: int,
     *,
     size: int,
-    vertices: tuple[int, int] = (5, 9),
-    area: tuple[float, float] = (0.15, 0.35),
+    vertices: tuple[int, int] = DEFAULTS.vertices,
+    area: tuple[float, float] = DEFAULTS.area,
     seed: int,
 ) -> Polygons:
     """Random convex polygons whose rasterised area fraction lies in ``area``.
@@ -110,9 +94,12 @@ def random_polygons(
     size
         Image side in pixels.
     vertices
-        Inclusive range of the vertex count.
+        Inclusive range of the vertex count, as ``data.vertices`` (low >= 3); defaults to
+        ``params.yaml``'s.
     area
-        Inclusive range of the fraction of the image's pixels inside the polygon.
+        Inclusive range of the fraction of the image's pixels inside the polygon, as
+        ``data.area`` (inside (0, 1): a convex polygon never covers the whole image); defaults
+        to ``params.yaml``'s.
     seed
         Random seed.
 
@@ -130,8 +117,8 @@ def draw_polygons(
     n: int,
     *,
     size: int,
-    vertices: tuple[int, int] = (5, 9),
-    area: tuple[float, float] = (0.15, 0.35),
+    vertices: tuple[int, int] = DEFAULTS.vertices,
+    area: tuple[float, float] = DEFAULTS.area,
     seed: int,
 ) -> PolygonDraws:
     """The polygons of :func:`random_polygons` as vertices, without keeping their masks.
@@ -172,7 +159,8 @@ def draw_polygons(
         todo = todo[~ok]
     if todo.size:
         raise ValueError(
-            f"could not draw polygons with area fraction in {area} at size {size}; widen the range"
+            f"data.area: could not draw polygons with area fraction in {area} at size {size}; "
+            "widen the range"
         )
     return PolygonDraws(points, counts)
 
@@ -192,8 +180,8 @@ def random_polygon_masks(
     n: int,
     *,
     size: int,
-    vertices: tuple[int, int] = (5, 9),
-    area: tuple[float, float] = (0.15, 0.35),
+    vertices: tuple[int, int] = DEFAULTS.vertices,
+    area: tuple[float, float] = DEFAULTS.area,
     seed: int,
 ) -> np.ndarray:
     """Masks of :func:`random_polygons`: bool ``(n, size, size)``, True inside the polygon."""

@@ -10,7 +10,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-SOURCES = ("skimage", "procedural", "folder")
+from labelnoise.data import config
+from labelnoise.data.config import DEFAULTS
 
 # Colour photographs only: channel-order and hue alterations are invisible on grey pixels, so
 # grey photos (camera, moon, ...) would make a share of the generated labels unlearnable.
@@ -158,27 +159,27 @@ class BaseSource:
     scale
         Range of the crop side as a fraction of the photo's shorter side; each crop draws its
         fraction uniformly from it and its position uniformly inside the photo.
+
+    ``source`` and ``scale`` are the knobs ``data.base`` and ``data.crop_scale``: checked as
+    :class:`labelnoise.data.config.DataConfig` declares them, ``params.yaml``'s by default.
     """
 
     CACHE_BYTES = 256 * 2**20
 
     def __init__(
         self,
-        source: str = "skimage",
+        source: str = DEFAULTS.base,
         *,
-        path: str | os.PathLike | None = None,
+        path: str | os.PathLike | None = DEFAULTS.base_path,
         size: int,
-        scale: tuple[float, float] = (0.25, 1.0),
+        scale: tuple[float, float] = DEFAULTS.crop_scale,
     ) -> None:
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
-        lo, hi = scale
-        if not 0 < lo <= hi <= 1:
-            raise ValueError(f"crop scale must satisfy 0 < low <= high <= 1, got {scale}")
-        if source not in SOURCES:
-            raise ValueError(f"unknown base source {source!r}; valid: {', '.join(SOURCES)}")
+        config.check({"base": source, "crop_scale": scale})
         if source != "folder" and path is not None:
             raise ValueError(f"path {path} is only used with source='folder', not {source!r}")
+        lo, hi = scale
         self.source, self.size, self.scale = source, size, (lo, hi)
         self._files: list[Path] = []
         self._labels: list[str] = []
@@ -247,9 +248,9 @@ def base_crops(
     n: int,
     *,
     size: int,
-    source: str = "skimage",
-    path: str | os.PathLike | None = None,
-    scale: tuple[float, float] = (0.25, 1.0),
+    source: str = DEFAULTS.base,
+    path: str | os.PathLike | None = DEFAULTS.base_path,
+    scale: tuple[float, float] = DEFAULTS.crop_scale,
     seed: int,
 ) -> BaseImages:
     """Draw ``n`` square base images.
@@ -284,34 +285,16 @@ def _mipmaps(photo: np.ndarray, smallest: int) -> list[np.ndarray]:
     return levels
 
 
-def resample_crops(
-    photo: np.ndarray, x0: np.ndarray, y0: np.ndarray, side: np.ndarray, *, size: int
-) -> np.ndarray:
-    """Resample square boxes of one photo to ``size`` x ``size`` pixels.
-
-    Each box is read from the mipmap level that leaves a residual shrink factor in [1, 2) and
-    then sampled bilinearly, so strong downscaling averages instead of aliasing.
-
-    Parameters
-    ----------
-    photo
-        uint8 ``(H, W, 3)``.
-    x0, y0, side
-        int ``(m,)``: top-left corner and side of each box in photo pixels.
-    size
-        Output side in pixels.
-
-    Returns
-    -------
-    np.ndarray
-        uint8 ``(m, size, size, 3)``.
-    """
-    return _resample(_mipmaps(photo, size), x0, y0, side, size=size)
-
-
 def _resample(
     levels: list[np.ndarray], x0: np.ndarray, y0: np.ndarray, side: np.ndarray, *, size: int
 ) -> np.ndarray:
+    """Resample square boxes of one photo, given as its ``levels`` (:func:`_mipmaps`), to
+    ``size`` x ``size`` pixels: uint8 ``(m, size, size, 3)``.
+
+    Each box (top-left corner ``x0``, ``y0`` and ``side``, int ``(m,)`` in photo pixels) is read
+    from the mipmap level that leaves a residual shrink factor in [1, 2) and then sampled
+    bilinearly, so strong downscaling averages instead of aliasing.
+    """
     factor = side / size
     level = np.clip(np.floor(np.log2(np.maximum(factor, 1.0))), 0, len(levels) - 1).astype(int)
     out = np.empty((len(side), size, size, 3), dtype=np.uint8)

@@ -19,7 +19,7 @@ def alterations_figure(
     base: str = "skimage",
     base_path: str | os.PathLike | None = None,
     vertices: tuple[int, int] = (5, 9),
-    area: tuple[float, float] = (0.15, 0.35),
+    area: tuple[float, float] = (0.2, 0.4),
     crop_scale: tuple[float, float] = (0.25, 1.0),
     cell_inches: float = 1.6,
     **alter_params,

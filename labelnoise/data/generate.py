@@ -9,30 +9,28 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from labelnoise.data import config
 from labelnoise.data.alter import (
     COARSE_CLASSES,
     FINE_CLASSES,
     FINE_TO_COARSE,
     apply_alterations,
-    check_polygon_args,
     draw_alterations,
     draw_polygons,
     polygon_masks,
 )
-from labelnoise.data.base_images import SOURCES, BaseSource
+from labelnoise.data.base_images import BaseSource
+from labelnoise.data.config import DEFAULTS, TASK_CLASSES
 from labelnoise.data.store import Dataset, write_images
 from labelnoise.progress import Progress
 from labelnoise.progress import progress as show_progress
 
-TASKS = ("coarse", "fine")
-MIN_IMAGE_SIZE = 8
 # Rows whose random choices come from one set of seeds. Changing it changes every dataset
 # larger than one block; it is not a tuning knob (chunk_size is).
 SEED_BLOCK = 16384
-CHUNK_SIZE = 1024
+CHUNK_SIZE = DEFAULTS.chunk_size
 _DRAW_PARAMS = ("blob_count", "blob_radius", "hue_rotation")
 _PAINT_PARAMS = ("blur_sigma", "hue_strength", "hue_sweep", "min_saturation", "min_value")
-_TASK_CLASSES = {"coarse": COARSE_CLASSES, "fine": FINE_CLASSES}
 T = TypeVar("T", bound=tuple)
 
 
@@ -83,15 +81,15 @@ def generate_dataset(
     n_train: int,
     n_val_per_class: int,
     n_test: int,
-    task: str = "coarse",
-    image_size: int = 32,
-    base: str = "skimage",
-    base_path: str | os.PathLike | None = None,
-    vertices: tuple[int, int] = (5, 9),
-    area: tuple[float, float] = (0.15, 0.35),
-    crop_scale: tuple[float, float] = (0.25, 1.0),
+    task: str = DEFAULTS.task,
+    image_size: int = DEFAULTS.image_size,
+    base: str = DEFAULTS.base,
+    base_path: str | os.PathLike | None = DEFAULTS.base_path,
+    vertices: tuple[int, int] = DEFAULTS.vertices,
+    area: tuple[float, float] = DEFAULTS.area,
+    crop_scale: tuple[float, float] = DEFAULTS.crop_scale,
     seed: int,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int = DEFAULTS.chunk_size,
     images_path: str | os.PathLike | None = None,
     progress: bool = True,
     **alter_params,
@@ -109,6 +107,11 @@ def generate_dataset(
     time. Memory therefore grows with the number of images only by the index and labels,
     never by their pixels when ``images_path`` is given.
 
+    Every argument named like a knob of ``params.yaml``'s ``data`` section is checked against
+    its declaration (:class:`labelnoise.data.config.DataConfig`) and defaults to
+    ``params.yaml``'s value; a ``ValueError`` names the knob (``data.area``), its bound and the
+    value.
+
     Parameters
     ----------
     n_train, n_test
@@ -118,7 +121,7 @@ def generate_dataset(
     task
         ``"coarse"`` (4 classes) or ``"fine"`` (14 classes): which labels ``label`` holds.
     image_size
-        Side of the square images in pixels (>= 8).
+        Side of the square images in pixels, in [8, 512].
     base
         Base image source: ``"skimage"``, ``"procedural"`` or ``"folder"`` (needs
         ``base_path``).
@@ -129,7 +132,7 @@ def generate_dataset(
     area
         Range of the altered region's area as a fraction of the image, inside (0, 1).
     crop_scale
-        Range of the crop side as a fraction of the source photo's shorter side.
+        Range of the crop side as a fraction of the source photo's shorter side, in (0, 1].
     seed
         Random seed.
     chunk_size
@@ -164,7 +167,7 @@ def generate_dataset(
         chunk_size=chunk_size,
         alter_params=alter_params,
     )
-    classes = _TASK_CLASSES[task]
+    classes = TASK_CLASSES[task]
     source = BaseSource(base, path=base_path, size=image_size, scale=crop_scale)
 
     roles = np.random.SeedSequence(seed).spawn(4)
@@ -195,45 +198,11 @@ def generate_dataset(
     return Dataset(images, index, _generated_meta(task, image_size))
 
 
-def _check_generate_args(
-    *,
-    n_train: int,
-    n_val_per_class: int,
-    n_test: int,
-    task: str,
-    image_size: int,
-    base: str,
-    base_path: str | os.PathLike | None,
-    vertices: tuple[int, int],
-    area: tuple[float, float],
-    crop_scale: tuple[float, float],
-    chunk_size: int,
-    alter_params: dict,
-) -> None:
-    """Raise on an argument of :func:`generate_dataset` outside its valid range, before
-    anything is drawn."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
-    if base not in SOURCES:
-        raise ValueError(f"unknown base {base!r}; valid: {', '.join(SOURCES)}")
-    n_cls = len(_TASK_CLASSES[task])
-    if n_train < n_cls:
-        raise ValueError(f"n_train={n_train} is smaller than the {n_cls} classes of task {task!r}")
-    if n_test < n_cls:
-        raise ValueError(f"n_test={n_test} is smaller than the {n_cls} classes of task {task!r}")
-    if n_val_per_class < 1:
-        raise ValueError(f"n_val_per_class must be >= 1, got {n_val_per_class}")
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    check_polygon_args(image_size, vertices, area)
-    if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-        raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
-    if base == "folder" and base_path is None:
-        raise ValueError("base='folder' needs base_path")
-    if base != "folder" and base_path is not None:
-        raise ValueError(f"base_path {base_path} is only used with base='folder', not {base!r}")
+def _check_generate_args(*, alter_params: dict, **values: object) -> None:
+    """Raise on an argument of :func:`generate_dataset` outside its declaration
+    (:func:`labelnoise.data.config.check`), or an unknown alteration parameter, before anything
+    is drawn."""
+    config.check({"source": "generate", **values})
     unknown = sorted(set(alter_params) - set(_DRAW_PARAMS) - set(_PAINT_PARAMS))
     if unknown:
         valid = ", ".join(_DRAW_PARAMS + _PAINT_PARAMS)
@@ -260,7 +229,7 @@ def _generated_meta(task: str, image_size: int) -> dict:
     """Dataset metadata of the alteration dataset labelled for ``task``."""
     return {
         "task": task,
-        "classes": list(_TASK_CLASSES[task]),
+        "classes": list(TASK_CLASSES[task]),
         "coarse": list(COARSE_CLASSES),
         "fine": list(FINE_CLASSES),
         "fine_to_coarse": list(FINE_TO_COARSE),

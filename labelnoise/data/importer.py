@@ -15,21 +15,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageFile, ImageOps
 
-from labelnoise.data.generate import CHUNK_SIZE, MIN_IMAGE_SIZE
+from labelnoise.data import config
+from labelnoise.data.config import DEFAULTS, ImportKind, LinkMode, OnBadImage, Resize
 from labelnoise.data.reviewed import REVIEW_COLUMNS, apply_review, reviewed_table, trusted_rows
 from labelnoise.data.store import SPLITS, Dataset, write_images
 from labelnoise.io import atomic_path
+from labelnoise.knobs import choice_problems
 from labelnoise.progress import progress as show_progress
 
-KINDS = ("folder", "csv")
-RESIZE_MODES = ("crop", "pad", "stretch")
-BAD_IMAGE_MODES = ("error", "skip")
-LINK_MODES = ("hardlink", "symlink", "auto")
+KINDS: tuple[str, ...] = get_args(ImportKind)
+RESIZE_MODES: tuple[str, ...] = get_args(Resize)
+BAD_IMAGE_MODES: tuple[str, ...] = get_args(OnBadImage)
+LINK_MODES: tuple[str, ...] = get_args(LinkMode)
 SKIPPED_COLUMNS = ("path", "reason")
 MAX_LISTED = 20
 
@@ -47,17 +50,17 @@ def _image_suffixes() -> frozenset[str]:
 def import_dataset(
     path: str | os.PathLike,
     *,
-    kind: str = "folder",
+    kind: str,
     image_size: int,
-    resize: str = "crop",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    on_bad_image: str = "error",
+    resize: str = DEFAULTS.resize,
+    val_fraction: float = DEFAULTS.val_fraction,
+    test_fraction: float = DEFAULTS.test_fraction,
+    on_bad_image: str = DEFAULTS.on_bad_image,
     seed: int,
-    workers: int = 0,
+    workers: int = DEFAULTS.workers,
     progress: bool = True,
     images_path: str | os.PathLike | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int = DEFAULTS.chunk_size,
     hflip_safe: bool = True,
     reviewed: pd.DataFrame | None = None,
 ) -> tuple[Dataset, pd.DataFrame]:
@@ -83,6 +86,11 @@ def import_dataset(
     images with values above 255 are read as 16-bit, float images as 0..1 when their maximum
     is at most 1, else clipped to 0..255).
 
+    The arguments named like knobs of ``params.yaml``'s ``data`` section (``kind`` is
+    ``data.source``) are checked against their declaration
+    (:class:`labelnoise.data.config.DataConfig`) and default to ``params.yaml``'s values; a
+    ``ValueError`` names the knob (``data.val_fraction``), its bound and the value.
+
     Parameters
     ----------
     path
@@ -90,14 +98,14 @@ def import_dataset(
     kind
         ``"folder"`` or ``"csv"``.
     image_size
-        Side of the square output images in pixels (>= 8).
+        Side of the square output images in pixels, in [8, 512].
     resize
         ``"crop"``: scale the shorter side to ``image_size`` and cut the centre square;
         ``"pad"``: scale the longer side and letterbox with black; ``"stretch"``: scale each
         side independently.
     val_fraction, test_fraction
         Share of the train images of each class carved out as val / test when the input has
-        no such split.
+        no such split, each in [0, 1) and together below 1.
     on_bad_image
         ``"error"``: any unreadable, truncated or missing image file raises; ``"skip"``: such
         files are left out and listed in the returned table. Structural problems (a missing
@@ -283,10 +291,10 @@ def decode_chunks(
     paths: Sequence[str | os.PathLike],
     *,
     image_size: int,
-    resize: str = "crop",
-    workers: int = 0,
+    resize: str = DEFAULTS.resize,
+    workers: int = DEFAULTS.workers,
     progress: bool = True,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int = DEFAULTS.chunk_size,
 ) -> Iterator[tuple[np.ndarray, list[str | None]]]:
     """Decode image files in parallel threads, ``chunk_size`` files at a time.
 
@@ -311,8 +319,7 @@ def decode_chunks(
         the next (rows of files that failed hold no image); and per file ``None`` when decoded,
         else a one-line reason why it could not be read.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    config.check({"chunk_size": chunk_size})
     buf = np.empty((min(chunk_size, len(paths)), image_size, image_size, 3), dtype=np.uint8)
 
     def one(i: int, row: int) -> str | None:
@@ -339,7 +346,9 @@ def decode_chunks(
             yield buf[: stop - start], reasons
 
 
-def load_image(path: str | os.PathLike, *, image_size: int, resize: str = "crop") -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, *, image_size: int, resize: str = DEFAULTS.resize
+) -> np.ndarray:
     """Decode one image file to a square uint8 RGB array.
 
     Parameters
@@ -354,8 +363,7 @@ def load_image(path: str | os.PathLike, *, image_size: int, resize: str = "crop"
     np.ndarray
         uint8 ``(image_size, image_size, 3)``.
     """
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"unknown resize {resize!r}; valid: {', '.join(RESIZE_MODES)}")
+    config.check({"resize": resize})
     size = (image_size, image_size)
     with Image.open(path) as im:
         # JPEG decodes straight at a reduced scale that is still at least image_size per side.
@@ -377,7 +385,7 @@ def link_tree(
     labels: Sequence[str],
     out_dir: str | os.PathLike,
     *,
-    mode: str = "hardlink",
+    mode: str = "hardlink",  # results.links in params.yaml
 ) -> pd.DataFrame:
     """Build an ImageFolder tree ``<out_dir>/<label>/<name>`` of links to the original files.
 
@@ -484,38 +492,14 @@ def _strict_truncation() -> Iterator[None]:
         ImageFile.LOAD_TRUNCATED_IMAGES = old
 
 
-def _check_import_args(
-    *,
-    kind: str,
-    resize: str,
-    on_bad_image: str,
-    image_size: int,
-    val_fraction: float,
-    test_fraction: float,
-    workers: int,
-    chunk_size: int,
-) -> None:
-    """Raise on an argument of :func:`import_dataset` outside its valid range, before any
-    file is read."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown import kind {kind!r}; valid: {', '.join(KINDS)}")
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"unknown resize {resize!r}; valid: {', '.join(RESIZE_MODES)}")
-    if on_bad_image not in BAD_IMAGE_MODES:
-        raise ValueError(
-            f"unknown on_bad_image {on_bad_image!r}; valid: {', '.join(BAD_IMAGE_MODES)}"
-        )
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE}, got {image_size}")
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(
-            "val_fraction and test_fraction must be >= 0 with a sum below 1, got "
-            f"{val_fraction} and {test_fraction}"
-        )
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+def _check_import_args(*, kind: str, **values: object) -> None:
+    """Raise on an argument of :func:`import_dataset` outside its declaration
+    (:func:`labelnoise.data.config.check`; ``kind`` is ``data.source``, an import kind),
+    before any file is read."""
+    problems = choice_problems("data.source", kind, ImportKind)
+    if problems:
+        raise ValueError(problems[0])
+    config.check({"source": kind, **values})
 
 
 def _list_entries(

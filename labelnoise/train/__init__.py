@@ -1,6 +1,15 @@
 """Training: models, the device-resident trainer (one process or data-parallel under torchrun),
 many models stacked into one, and K-fold out-of-sample probabilities.
 
+A training by phase, one module each: the knobs, checked (``config``); the caller's arrays,
+checked (``inputs``); the device (``device``); the starting point: the network (``models``),
+its normalisation, the loss weights and the optimizer (``prepare``); the steps of an epoch:
+seeded plan, augmented batch, learning rate (``steps``, the losses in ``losses``, a cleaning
+method's ``hooks``); the checkpoint (``checkpoints``); the logs (``logs``); and prediction
+(``inference``). :func:`fit` (``trainer``) and :func:`fit_stacked` (``stacked``) train with
+these pieces, :func:`out_of_sample_folds` (``crossval``) with those two; ``distributed`` and
+``workers`` run trainings across processes or side by side.
+
 Names are imported from their modules on first use, so that ``labelnoise.train.config`` (the
 training knobs, read with the params) can be imported without torch.
 """
@@ -20,11 +29,12 @@ _HOMES = {
     "load_weights": "models",
     "fit_stacked": "stacked",
     "FitResult": "trainer",
-    "TrainHook": "trainer",
-    "extract_features": "trainer",
+    "TrainHook": "hooks",
+    "extract_features": "inference",
     "fit": "trainer",
-    "predict_proba": "trainer",
-    "resolve_device": "steps",
+    "predict_logits": "inference",
+    "predict_proba": "inference",
+    "resolve_device": "device",
 }
 
 __all__ = sorted(_HOMES)

@@ -2,8 +2,10 @@
 
 :class:`TrainConfig` is what :func:`labelnoise.train.fit` takes. The ``train`` section of
 ``params.yaml`` (:class:`labelnoise.params.TrainParams`) is built from its fields and adds only
-the knobs of how trainings are launched (folds, workers, processes). This module imports the
-standard library alone, so that reading params imports no torch.
+the knobs of how trainings are launched (folds, workers, processes). The rules are checked here
+alone: each knob's bounds (:func:`knob`) and the rules between knobs (:func:`joint_problems`),
+which :func:`check_config` applies to a config and the params schema to the ``train`` section.
+This module imports the standard library alone, so that reading params imports no torch.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class TrainConfig:
     model: Model = "small_cnn"
     width: int = knob(16, ge=1, le=1024)  # channels of the first small_cnn block
     depth: int = knob(3, ge=1, le=8)  # conv blocks of small_cnn
-    epochs: int = knob(10, ge=1)  # passes over the train images
+    epochs: int = knob(15, ge=1)  # passes over the train images
     batch_size: int = knob(64, ge=1)  # images per optimizer step
     lr: float = knob(0.05, gt=0.0, le=10.0)  # peak SGD learning rate (Nesterov)
     momentum: float = knob(0.9, ge=0.0, lt=1.0)
@@ -76,7 +78,8 @@ def knobs() -> dict[str, tuple[Any, Any, dict[str, float]]]:
 
 
 def config_problems(config: TrainConfig) -> list[str]:
-    """Every knob of ``config`` out of its range or choices, one message each (empty if none)."""
+    """Every knob of ``config`` out of its range or choices, and every rule between knobs it
+    breaks (:func:`joint_problems`), one message each (empty if none)."""
     problems = []
     for name, (kind, _, bounds) in knobs().items():
         value = getattr(config, name)
@@ -90,8 +93,35 @@ def config_problems(config: TrainConfig) -> list[str]:
             holds, sign = _BOUNDS[key]
             if not holds(value, bound):
                 problems.append(f"config.{name} must be {sign} {bound}, got {value!r}")
-    if not problems and config.warmup_epochs > config.epochs:
+    # The rules between knobs assume each knob is valid alone (a number, in its bounds).
+    return problems or joint_problems(config, section="config")
+
+
+def joint_problems(values: Any, *, section: str) -> list[str]:
+    """Every rule between knobs that ``values`` breaks, one message each (empty if none).
+
+    Parameters
+    ----------
+    values
+        Anything with the knobs as attributes, each within its own bounds: a
+        :class:`TrainConfig` or the ``train`` params section.
+    section
+        What the messages call it (``"config"``, ``"train"``).
+    """
+    problems = []
+    if values.warmup_epochs > values.epochs:
         problems.append(
-            f"config.warmup_epochs must be <= epochs ({config.epochs}), got {config.warmup_epochs}"
+            f"{section}.warmup_epochs must be <= {section}.epochs ({values.epochs}), "
+            f"got {values.warmup_epochs}"
         )
     return problems
+
+
+def check_config(config: TrainConfig) -> None:
+    """Raise ``ValueError`` naming every knob of ``config`` out of its range or choices, and
+    every rule between knobs it breaks."""
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    problems = config_problems(config)
+    if problems:
+        raise ValueError("; ".join(problems))

@@ -10,16 +10,13 @@ import torch
 import torch.distributed as dist
 
 from labelnoise.progress import track
+from labelnoise.train.config import TrainConfig
+from labelnoise.train.device import worker_device
 from labelnoise.train.distributed import world
+from labelnoise.train.inference import predict_logits, raise_if_nonfinite
+from labelnoise.train.inputs import check_images, check_labels
 from labelnoise.train.stacked import fit_stacked
-from labelnoise.train.steps import check_images, check_labels, worker_device
-from labelnoise.train.trainer import (
-    FitResult,
-    TrainConfig,
-    fit,
-    predict_logits,
-    raise_if_nonfinite,
-)
+from labelnoise.train.trainer import FitResult, fit
 
 
 class FoldPredictions(NamedTuple):

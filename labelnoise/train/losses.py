@@ -15,14 +15,6 @@ from torch import Tensor
 from labelnoise.train.config import LOSSES
 
 
-def check_loss(loss: str, gce_q: float) -> None:
-    """Raise ``ValueError`` unless ``loss`` is one of :data:`LOSSES` and ``gce_q`` in (0, 1]."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-    if not 0.0 < gce_q <= 1.0:
-        raise ValueError(f"gce_q must be in (0, 1], got {gce_q!r}")
-
-
 def generalized_cross_entropy(logits: Tensor, targets: Tensor, *, q: float) -> Tensor:
     """Generalized cross-entropy ``(1 − p_y^q) / q`` per example.
 

@@ -8,8 +8,10 @@ every model updates in place, each with its own batch's statistics, and they are
 models use in eval mode afterwards.
 
 Each model ``k`` draws the same initialisation, batch order and augmentation as
-``fit(images[train_rows[k]], labels[train_rows[k]], seed=seeds[k])`` would; with subsets of
-equal size the stacked and the sequential runs differ by float rounding only.
+``fit(images[train_rows[k]], labels[train_rows[k]], seed=seeds[k])`` would, from the same
+pieces: the checks, the device, the starting point (:mod:`labelnoise.train.prepare`) and the
+steps of an epoch (:mod:`labelnoise.train.steps`). With subsets of equal size the stacked and
+the sequential runs differ by float rounding only.
 """
 
 from __future__ import annotations
@@ -25,28 +27,20 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
 
 from labelnoise.progress import progress as show_progress
-from labelnoise.train.distributed import world
+from labelnoise.train.config import TrainConfig, check_config
+from labelnoise.train.device import autocast, to_device_nhwc, training_device
+from labelnoise.train.inputs import check_images, check_labels, check_n_classes, check_rows
 from labelnoise.train.losses import per_example_loss
-from labelnoise.train.models import build_model, load_weights
-from labelnoise.train.steps import (
-    Schedule,
-    autocast,
+from labelnoise.train.prepare import (
     build_optimizer,
-    check_images,
-    check_labels,
-    check_rows,
     class_weights,
-    crop_flip,
-    derive_seed,
-    epoch_plan,
+    crop_fill,
     image_sums,
+    initial_model,
     normalisation,
-    resolve_device,
-    sgd_step,
-    to_device_nhwc,
-    worker_device,
 )
-from labelnoise.train.trainer import FitResult, TrainConfig, check_config
+from labelnoise.train.steps import Schedule, crop_flip, epoch_plan, sgd_step
+from labelnoise.train.trainer import FitResult
 
 
 def fit_stacked(
@@ -103,16 +97,14 @@ def fit_stacked(
     seeds, names, images, labels, train_rows = _checked_inputs(
         images, labels, train_rows, n_classes, seeds, names
     )
-    device = worker_device(config.device) if world()[1] > 1 else resolve_device(config.device)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    device = training_device(config)
     epoch_size = _epoch_size(epoch_size, train_rows)
     models = _models(images, train_rows, n_classes, config, seeds, device)
     x = to_device_nhwc(images, device)
     y = torch.from_numpy(labels).to(device)
     rows_dev = [torch.from_numpy(rows).to(device) for rows in train_rows]
     # Each model pads with its own mean colour, as fit does.
-    fill = torch.stack([m.mean.reshape(3).round().clamp(0, 255).to(torch.uint8) for m in models])
+    fill = torch.stack([crop_fill(m) for m in models])
     weights = None
     if config.class_weights:
         weights = torch.stack([class_weights(y[rows], n_classes) for rows in rows_dev])
@@ -185,8 +177,7 @@ def _unstack(
 
 def _checked_inputs(images, labels, train_rows, n_classes, seeds, names):
     """fit_stacked's data arguments, checked: seeds as ints, a name per model."""
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    check_n_classes(n_classes)
     seeds = [int(s) for s in seeds]
     if not seeds or min(seeds) < 0:
         raise ValueError(f"seeds must be one non-negative int per model, got {seeds}")
@@ -219,20 +210,11 @@ def _models(images, train_rows, n_classes, config, seeds, device) -> list[nn.Mod
     """One model per seed, as fit initialises it, normalised to its own rows, in train mode."""
     height, width = images.shape[1:3]
     models = [
-        build_model(
-            config.model,
-            n_classes=n_classes,
-            width=config.width,
-            depth=config.depth,
-            image_size=min(height, width),
-            seed=derive_seed(seed, 1),
-        )
+        initial_model(config, n_classes=n_classes, image_size=min(height, width), seed=seed)
         for seed in seeds
     ]
     sums = image_sums(to_device_nhwc(images, device)) if config.weights is None else None
     for model, rows in zip(models, train_rows, strict=True):
-        if config.weights is not None:
-            load_weights(model, config.weights)
         model.to(device)
         if sums is not None:
             model.set_normalisation(

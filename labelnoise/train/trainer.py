@@ -1,4 +1,6 @@
-"""One trainer, GPU first and correct on CPU.
+"""The training of one model, :func:`fit`, read top-down: check the arguments, prepare the model
+and its data, resume a checkpoint, then train epoch by epoch, checking, validating, logging and
+saving after each.
 
 On a GPU the whole training set goes to the device once as uint8; on the CPU the trainer reads
 the caller's array in place (a memory map too) and holds no copy of it. Each step gathers an
@@ -14,78 +16,46 @@ norm uses the statistics of the whole batch, so the result is the single-process
 rounding. The first process alone writes the logs and the checkpoint; all return the same model.
 Hooks are refused, as their state would diverge between processes.
 
-The steps :func:`fit` shares with :func:`~labelnoise.train.fit_stacked` live in
-:mod:`labelnoise.train.steps`.
+Each phase has a module of its own, shared with :func:`~labelnoise.train.fit_stacked` where
+both do the same: the checks of the arguments (:mod:`~labelnoise.train.config`,
+:mod:`~labelnoise.train.inputs`), the device (:mod:`~labelnoise.train.device`), the starting
+point (:mod:`~labelnoise.train.prepare`), the steps of an epoch (:mod:`~labelnoise.train.steps`),
+the checkpoint (:mod:`~labelnoise.train.checkpoints`), the logs (:mod:`~labelnoise.train.logs`)
+and prediction (:mod:`~labelnoise.train.inference`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import math
 import os
-import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from labelnoise.io import atomic_path, write_json, write_text
 from labelnoise.progress import progress as show_progress
-from labelnoise.train.config import TrainConfig, config_problems
+from labelnoise.train.checkpoints import Checkpoint, fingerprint
+from labelnoise.train.config import TrainConfig, check_config
+from labelnoise.train.device import as_input, autocast, to_device_nhwc, training_device
 from labelnoise.train.distributed import synced_batch_norm, world
+from labelnoise.train.hooks import TrainHook
+from labelnoise.train.inference import predict_classes
+from labelnoise.train.inputs import check_images, check_labels, check_n_classes, check_rows
+from labelnoise.train.logs import close_log, log_epoch, open_log, write_class_report
 from labelnoise.train.losses import per_example_loss
-from labelnoise.train.models import build_model, load_weights
-from labelnoise.train.steps import (
-    Schedule,
-    as_input,
-    autocast,
+from labelnoise.train.prepare import (
     build_optimizer,
-    check_images,
-    check_labels,
-    check_rows,
     class_weights,
-    crop_flip,
-    derive_seed,
-    epoch_plan,
+    crop_fill,
     image_sums,
+    initial_model,
     normalisation,
-    resolve_device,
-    sgd_step,
-    to_device_nhwc,
-    worker_device,
 )
-
-# Fields that do not change what is learnt: a checkpoint may be resumed with other values.
-_RUNTIME_FIELDS = ("device", "threads", "compile", "eval_batch_size")
-
-
-@runtime_checkable
-class TrainHook(Protocol):
-    """Lets a cleaning method (Data Parameters, AUM) change the loss and see the logits; its
-    ``loss`` takes the place of ``config.loss``."""
-
-    def loss(self, logits: Tensor, targets: Tensor, index: Tensor, epoch: int) -> Tensor:
-        """Per-example losses ``(B,)``; ``index`` holds the rows of the batch in the train
-        arrays, ``epoch`` counts from 0."""
-        ...
-
-    def after_step(self) -> None:
-        """Called after each optimizer step of the model."""
-        ...
-
-    def end_epoch(self, epoch: int) -> None:
-        """Called once all steps of ``epoch`` (from 0) are done."""
-        ...
-
-    def state_dict(self) -> dict: ...
-
-    def load_state_dict(self, state: dict) -> None: ...
+from labelnoise.train.steps import Schedule, crop_flip, epoch_plan, sgd_step
 
 
 @dataclass
@@ -95,212 +65,6 @@ class FitResult:
     model: nn.Module
     history: list[dict[str, Any]] = field(default_factory=list)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-
-def check_config(config: TrainConfig) -> None:
-    """Raise ``ValueError`` naming every knob of ``config`` out of its range or choices."""
-    if not isinstance(config, TrainConfig):
-        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    problems = config_problems(config)
-    if problems:
-        raise ValueError("; ".join(problems))
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.inference_mode()
-def _batched(
-    model: nn.Module, images: Tensor | np.ndarray, fn, device: torch.device, batch_size: int
-) -> Tensor:
-    was_training = model.training
-    model.eval()
-    outs = []
-    try:
-        for a in range(0, len(images), batch_size):
-            chunk = images[a : a + batch_size]
-            if isinstance(chunk, np.ndarray):
-                chunk = to_device_nhwc(chunk, device)
-            with autocast(device):
-                outs.append(fn(as_input(chunk)).float())
-    finally:
-        model.train(was_training)
-    if not outs:
-        return torch.empty(0, device=device)
-    return torch.cat(outs)
-
-
-def _nonfinite_rows(values: Tensor | np.ndarray) -> np.ndarray:
-    """Indices of the rows of ``values`` ``(n, ...)`` holding a NaN or an infinity."""
-    values = torch.as_tensor(values)
-    if values.ndim == 0 or len(values) == 0:
-        return np.zeros(0, np.int64)
-    finite = torch.isfinite(values.reshape(len(values), -1)).all(1)
-    return torch.nonzero(~finite).flatten().cpu().numpy()
-
-
-def raise_if_nonfinite(
-    values: Tensor | np.ndarray, *, where: str, what: str, rows: np.ndarray | None = None
-) -> None:
-    """Raise ``ValueError`` naming ``where`` and the offending rows if ``values`` has NaN/inf.
-
-    Parameters
-    ----------
-    values
-        ``(n, ...)`` array or tensor.
-    where
-        Who produced the values (function, fold, epoch).
-    what
-        What the values are ("probabilities", "features").
-    rows
-        ``(n,)`` caller's indices of the rows of ``values``; ``arange(n)`` when ``None``.
-    """
-    bad = _nonfinite_rows(values)
-    if len(bad):
-        named = bad if rows is None else np.asarray(rows)[bad]
-        shown = ", ".join(str(int(i)) for i in named[:5]) + (", ..." if len(named) > 5 else "")
-        raise ValueError(
-            f"{where}: non-finite {what} in {len(bad)} of {len(values)} rows ({shown}); "
-            "the model's weights or inputs hold NaN/inf"
-        )
-
-
-def predict_logits(
-    model: nn.Module,
-    images: np.ndarray,
-    *,
-    device: str | torch.device | None = None,
-    batch_size: int = 1024,
-) -> Tensor:
-    """Float32 logits ``(n, C)`` on the device of uint8 images ``(n, H, W, 3)``, unchecked."""
-    images = check_images(images, "images")
-    dev = _model_device(model) if device is None else torch.device(device)
-    model.to(dev)
-    logits = _batched(model, images, model, dev, batch_size)
-    if len(logits) == 0:
-        return torch.zeros((0, model.head.out_features), device=dev)
-    return logits
-
-
-def predict_proba(
-    model: nn.Module,
-    images: np.ndarray,
-    *,
-    device: str | torch.device | None = None,
-    batch_size: int = 1024,
-) -> np.ndarray:
-    """Softmax probabilities ``(n, C)`` float32 of uint8 images ``(n, H, W, 3)``; rows sum to 1,
-    higher = more likely that class. ``device`` defaults to the model's.
-
-    Raises ``ValueError`` naming the rows whose probabilities are not finite.
-    """
-    logits = predict_logits(model, images, device=device, batch_size=batch_size)
-    proba = torch.softmax(logits, dim=1)
-    raise_if_nonfinite(proba, where="predict_proba", what="probabilities")
-    return proba.cpu().numpy().astype(np.float32)
-
-
-def extract_features(
-    model: nn.Module,
-    images: np.ndarray,
-    *,
-    device: str | torch.device | None = None,
-    batch_size: int = 1024,
-) -> np.ndarray:
-    """Penultimate-layer features ``(n, D)`` float32 of uint8 images ``(n, H, W, 3)``.
-
-    Raises ``ValueError`` naming the rows whose features are not finite.
-    """
-    images = check_images(images, "images")
-    dev = _model_device(model) if device is None else torch.device(device)
-    model.to(dev)
-    feats = _batched(model, images, model.features, dev, batch_size)
-    if len(feats) == 0:
-        return np.zeros((0, model.head.in_features), np.float32)
-    raise_if_nonfinite(feats, where="extract_features", what="features")
-    return feats.cpu().numpy().astype(np.float32)
-
-
-def _fingerprint(
-    images: np.ndarray,
-    labels: np.ndarray,
-    rows: np.ndarray | None,
-    config: TrainConfig,
-    seed: int,
-    n_classes: int,
-    hook,
-) -> dict:
-    """What a checkpoint must match to be resumed.
-
-    Training on ``rows`` ``(m,)`` (all when ``None``) of ``images`` uint8 ``(n, H, W, 3)`` and
-    ``labels`` ``(n,)`` gets the fingerprint of training on copies of those rows.
-    """
-    n = len(images) if rows is None else len(rows)
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(labels if rows is None else labels[rows]).tobytes())
-    # The images' bytes in C order, a bounded chunk at a time: one bytes object of them all
-    # would be another copy of the training set.
-    step = max(1, 2**24 // max(math.prod(images.shape[1:]), 1))
-    for a in range(0, n, step):
-        block = images[a : a + step] if rows is None else images[rows[a : a + step]]
-        digest.update(np.ascontiguousarray(block).data)
-    cfg = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RUNTIME_FIELDS}
-    return {
-        "config": cfg,
-        "seed": seed,
-        "n_classes": n_classes,
-        "shape": [n, *images.shape[1:]],
-        "data": digest.hexdigest(),
-        "hook": None if hook is None else type(hook).__qualname__,
-    }
-
-
-def _write_class_report(
-    log_dir: Path | None, epoch: int, y_true: np.ndarray, y_pred: np.ndarray, names: list[str]
-) -> None:
-    if log_dir is None:
-        return
-    try:
-        from sklearn.metrics import classification_report
-    except ImportError:
-        return
-    report = classification_report(
-        y_true,
-        y_pred,
-        labels=list(range(len(names))),
-        target_names=names,
-        output_dict=True,
-        zero_division=0,
-    )
-    write_json(log_dir / "class_report" / f"epoch_{epoch:03d}.json", report)
-
-
-def _open_live(log_dir: Path, resume: bool):
-    try:
-        from dvclive import Live
-    except ImportError:
-        return None
-    return Live(str(log_dir), resume=resume, dvcyaml=False, save_dvc_exp=False)
-
-
-def _load_checkpoint(path: Path, key: dict, device: torch.device, *, announce: bool) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{path}: unreadable checkpoint ({err})") from None
-    if not isinstance(state, dict) or state.get("key") != key:
-        # A finished or abandoned run of other settings (the pipeline keeps checkpoints between
-        # runs): resuming it would be wrong, so this run starts afresh and overwrites it.
-        if announce:
-            print(
-                f"{path}: checkpoint of other settings, data or seed; starting afresh",
-                file=sys.stderr,
-            )
-        return None
-    return state
 
 
 def fit(
@@ -389,17 +153,16 @@ def fit(
     run = _prepare(images, labels, rows, n_classes, config, seed, epoch_size)
     device = run.device
     x_val = None if val_images is None else to_device_nhwc(val_images, device)
-    ckpt = None if checkpoint_path is None else Path(checkpoint_path)
-    key, history, start_epoch = None, [], 0
-    if ckpt is not None:
-        key = _fingerprint(images, labels, rows, config, seed, n_classes, hook)
-        key["epoch_size"] = run.epoch_size
-        history, start_epoch = _resume(run, ckpt, key, hook, announce=rank == 0)
+    ckpt, history, start_epoch = None, [], 0
+    if checkpoint_path is not None:
+        key = fingerprint(images, labels, rows, config, seed, n_classes, hook, run.epoch_size)
+        ckpt = Checkpoint(Path(checkpoint_path), key)
+        history, start_epoch = ckpt.resume(run.model, run.optimizer, hook, announce=rank == 0)
     # Only the first process writes: the others hold the same state.
     log_path = None if log_dir is None or rank > 0 else Path(log_dir)
     if rank > 0:
         ckpt = None
-    live = None if log_path is None else _start_log(log_path, run.model, names, history)
+    live = None if log_path is None else open_log(log_path, run.model, names, history)
     shown = progress and rank == 0
     bar = show_progress(config.epochs, initial=start_epoch, desc=desc, unit="epoch", enabled=shown)
     run.model.train()
@@ -412,15 +175,15 @@ def fit(
                 step_losses, lr = _train_epoch(run, train_model, epoch, config, seed, hook)
                 record = _end_epoch(run, epoch, step_losses, lr, hook)
                 if x_val is not None:
-                    pred = _predict_classes(run.model, x_val, device, config.eval_batch_size)
+                    pred = predict_classes(run.model, x_val, device, config.eval_batch_size)
                     record["val_acc"] = float((pred == val_labels).mean()) if len(pred) else 0.0
-                    _write_class_report(log_path, epoch, val_labels, pred, names)
+                    write_class_report(log_path, epoch, val_labels, pred, names)
                 history.append(record)
-                _log_epoch(record, live, bar)
+                log_epoch(record, live, bar)
                 if ckpt is not None:
-                    _save_checkpoint(ckpt, key, epoch + 1, run.model, run.optimizer, hook, history)
+                    ckpt.save(epoch + 1, run.model, run.optimizer, hook, history)
     finally:
-        _close(bar, live)
+        close_log(bar, live)
     run.model.eval()
     return FitResult(model=run.model, history=history, device=device)
 
@@ -446,8 +209,7 @@ class _Run:
 
 def _checked_inputs(images, labels, n_classes, seed, rows, val_images, val_labels, class_names):
     """fit's data arguments, checked; ``seed`` an int, class names as strings."""
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    check_n_classes(n_classes)
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     images = check_images(images, "images")
@@ -475,9 +237,7 @@ def _prepare(images, labels, rows, n_classes, config, seed, epoch_size) -> _Run:
     """The device, the model (initialised, normalised to the trained rows), optimizer, data and
     schedule."""
     rank, size = world()
-    device = worker_device(config.device) if size > 1 else resolve_device(config.device)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    device = training_device(config)
     n = len(images) if rows is None else len(rows)
     if epoch_size is None:
         epoch_size = n
@@ -485,16 +245,7 @@ def _prepare(images, labels, rows, n_classes, config, seed, epoch_size) -> _Run:
         raise ValueError(f"epoch_size must be an int >= the {n} examples, got {epoch_size!r}")
     epoch_size = int(epoch_size)
     height, width = images.shape[1:3]
-    model = build_model(
-        config.model,
-        n_classes=n_classes,
-        width=config.width,
-        depth=config.depth,
-        image_size=min(height, width),
-        seed=derive_seed(seed, 1),
-    )
-    if config.weights is not None:
-        load_weights(model, config.weights)
+    model = initial_model(config, n_classes=n_classes, image_size=min(height, width), seed=seed)
     model.to(device=device, memory_format=torch.channels_last)
 
     x_train = to_device_nhwc(images, device)
@@ -504,8 +255,7 @@ def _prepare(images, labels, rows, n_classes, config, seed, epoch_size) -> _Run:
         sums = image_sums(x_train)
         selected = sums if rows_dev is None else sums[rows_dev]
         model.set_normalisation(*normalisation(selected, height * width))
-    # Crops reach into a border of the mean colour, which normalises to ~0 rather than to black.
-    fill = model.mean.reshape(3).round().clamp(0, 255).to(torch.uint8)
+    fill = crop_fill(model)
     weights = None
     if config.class_weights:
         weights = class_weights(y_train if rows_dev is None else y_train[rows_dev], n_classes)
@@ -524,21 +274,6 @@ def _prepare(images, labels, rows, n_classes, config, seed, epoch_size) -> _Run:
         model, optimizer, x_train, y_train, rows_dev, fill, weights, schedule, n, epoch_size,
         device, rank, size,
     )  # fmt: skip
-
-
-def _resume(
-    run: _Run, ckpt: Path, key: dict, hook: TrainHook | None, *, announce: bool
-) -> tuple[list[dict[str, Any]], int]:
-    """Load a matching checkpoint into the run; return its history and the epoch to start at
-    (none and 0 without one)."""
-    state = _load_checkpoint(ckpt, key, run.device, announce=announce)
-    if state is None:
-        return [], 0
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    if hook is not None and state.get("hook") is not None:
-        hook.load_state_dict(state["hook"])
-    return list(state["history"]), int(state["epoch"])
 
 
 def _train_epoch(
@@ -614,70 +349,6 @@ def _end_epoch(
     return {"epoch": epoch, "train_loss": float(step_losses.sum()) / run.epoch_size, "lr": lr}
 
 
-def _close(bar, live) -> None:
-    if bar is not None:
-        bar.close()
-    if live is not None:
-        live.end()
-
-
-def _predict_classes(model: nn.Module, x: Tensor, device: torch.device, batch: int) -> np.ndarray:
-    return _batched(model, x, model, device, batch).argmax(1).cpu().numpy()
-
-
-def _start_log(log_path: Path, model: nn.Module, names: list[str], history: list[dict]):
-    """Write the model summary and label mapping; return the dvclive logger (or ``None``),
-    holding the curve of the ``history`` already trained (a resumed checkpoint's epochs)."""
-    n_params = sum(p.numel() for p in model.parameters())
-    write_text(log_path / "model_summary.txt", f"{model}\n\nparameters: {n_params}\n")
-    write_json(log_path / "label_mapping.json", {str(i): name for i, name in enumerate(names)})
-    start_epoch = len(history)
-    curve = log_path / "plots" / "metrics" / "train" / "loss.tsv"
-    logged = len(curve.read_text().splitlines()) - 1 if curve.is_file() else 0
-    resume = start_epoch > 0 and logged == start_epoch
-    live = _open_live(log_path, resume=resume)
-    if live is None:
-        return None
-    if resume:
-        # dvclive resumes a log whose last step is 0 at step 0 again; the checkpoint's epoch is
-        # the step of the next row in every case.
-        live.step = start_epoch
-    else:
-        # The log is gone (DVC removes a stage's outputs before it runs) or is another run's:
-        # the checkpoint's epochs are written again, so the curve is whole.
-        for record in history:
-            _log_epoch(record, live, None)
-    return live
-
-
-def _log_epoch(record: dict[str, Any], live, bar) -> None:
-    """An epoch's record to dvclive and the progress bar."""
-    if live is not None:
-        live.log_metric("train/loss", record["train_loss"])
-        if "val_acc" in record:
-            live.log_metric("val/acc", record["val_acc"])
-        live.next_step()
-    if bar is not None:
-        shown = {"loss": f"{record['train_loss']:.3f}"}
-        if "val_acc" in record:
-            shown["acc"] = f"{record['val_acc']:.3f}"
-        bar.set_postfix(shown)
-        bar.update(1)
-
-
-def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
-    from torch.nn.parallel import DistributedDataParallel
-
-    # Buffers need no broadcast at each step: the synced batch norm updates them identically
-    # everywhere.
-    return DistributedDataParallel(
-        model,
-        device_ids=[device.index] if device.type == "cuda" else None,
-        forward_sync_buffers=False,
-        gradient_as_bucket_view=True,
-    )
-
-
 def _check_epoch(step_losses: Tensor, model: nn.Module, *, where: str, epoch: int) -> None:
     """Raise ``ValueError`` if a step's loss ``(steps,)`` or the model's state is not finite."""
     finite = torch.isfinite(step_losses).cpu().numpy()
@@ -691,23 +362,14 @@ def _check_epoch(step_losses: Tensor, model: nn.Module, *, where: str, epoch: in
         raise ValueError(f"{where}: non-finite weights after epoch {epoch} ({', '.join(names)})")
 
 
-def _save_checkpoint(
-    path: Path,
-    key: dict | None,
-    epoch: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    hook: TrainHook | None,
-    history: list[dict[str, Any]],
-) -> None:
-    # No generator state is stored: epoch e's randomness is re-derived from (seed, e).
-    state = {
-        "key": key,
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "hook": None if hook is None else hook.state_dict(),
-        "history": history,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    # Buffers need no broadcast at each step: the synced batch norm updates them identically
+    # everywhere.
+    return DistributedDataParallel(
+        model,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        forward_sync_buffers=False,
+        gradient_as_bucket_view=True,
+    )

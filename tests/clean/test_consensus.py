@@ -57,6 +57,8 @@ def test_registry_entry_votes_over_its_members_in_the_context():
     assert method.run(ctx, members=("a", "b")).flags.tolist() == [False, True]
     assert method.run(ctx, members=("c",)).flags.tolist() == [True, True]
     with pytest.raises(ValueError, match="at least one member"):
-        method.run(ctx)
+        method.run(ctx, members=())
+    with pytest.raises(ValueError, match=r"no results of members \['cleanlab', 'knn'\]"):
+        method.run(ctx)  # the default members, params.yaml's, did not run here
     with pytest.raises(ValueError, match=r"no results of members \['d'\]"):
         method.run(ctx, members=("a", "d"))

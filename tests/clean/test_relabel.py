@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelnoise.cells import arm_labels, arm_record
+from labelnoise.arms import arm_labels, arm_record
 from labelnoise.clean.relabel import relabel_flagged
 
 
@@ -132,7 +132,7 @@ def test_second_generation_changes_labels_only_through_its_rule(flipped_task):
 
 
 def test_second_generation_arm_trains_on_its_plan(flipped_task, tmp_path):
-    from labelnoise.cells import arm_inputs
+    from labelnoise.arms import arm_inputs
     from labelnoise.clean import CleanResult, save_result
     from labelnoise.io import save_npy
 

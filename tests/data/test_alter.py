@@ -43,12 +43,13 @@ def test_masks_deterministic():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"vertices": (2, 5)}, "vertices"),
-        ({"vertices": (6, 5)}, "vertices"),
-        ({"area": (0.0, 0.3)}, "area"),
-        ({"area": (0.2, 1.0)}, "area"),
-        ({"area": (0.4, 0.3)}, "area"),
-        ({"size": 0}, "size"),
+        ({"vertices": (2, 5)}, "data.vertices: each count must be >= 3, got"),
+        ({"vertices": (6, 5)}, r"data.vertices must be \(low, high\) with low <= high"),
+        ({"area": (0.0, 0.3)}, r"data.area: each fraction must lie in \(0, 1\)"),
+        # A convex polygon never covers the whole image: an area of 1 is outside data.area.
+        ({"area": (0.2, 1.0)}, r"data.area: each fraction must lie in \(0, 1\), got \[0.2, 1.0\]"),
+        ({"area": (0.4, 0.3)}, r"data.area must be \(low, high\) with low <= high"),
+        ({"size": 0}, "size must be >= 1, got 0"),
     ],
 )
 def test_mask_bad_args(kwargs, match):
@@ -58,7 +59,7 @@ def test_mask_bad_args(kwargs, match):
 
 
 def test_impossible_area_raises():
-    with pytest.raises(ValueError, match="could not draw polygons"):
+    with pytest.raises(ValueError, match="data.area: could not draw polygons"):
         random_polygon_masks(3, size=16, vertices=(3, 3), area=(0.9, 0.95), seed=0)
 
 

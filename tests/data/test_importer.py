@@ -56,7 +56,9 @@ def snapshot(paths):
 def test_flat_folder_splits_stratified_and_deterministic(tmp_path):
     paths = make_tree(tmp_path / "data", per_class=10, split=None)
     before = snapshot(paths)
-    kw = dict(image_size=8, val_fraction=0.2, test_fraction=0.2, workers=2, progress=False)
+    kw = dict(
+        kind="folder", image_size=8, val_fraction=0.2, test_fraction=0.2, workers=2, progress=False
+    )
     ds, skipped = import_dataset(tmp_path / "data", seed=3, **kw)
     assert skipped.empty and list(skipped.columns) == ["path", "reason"]
     assert ds.images.shape == (20, 8, 8, 3) and ds.images.dtype == np.uint8
@@ -93,7 +95,9 @@ def test_split_folders_and_memmap(tmp_path):
     make_tree(root, per_class=1, split="val")
     make_tree(root, classes=("dog",), per_class=2, split="test")
     npy = tmp_path / "out" / "images.npy"
-    ds, _ = import_dataset(root, image_size=8, seed=0, progress=False, images_path=npy)
+    ds, _ = import_dataset(
+        root, kind="folder", image_size=8, seed=0, progress=False, images_path=npy
+    )
     assert isinstance(ds.images, np.memmap) and ds.images.shape == (10, 8, 8, 3)
     assert np.array_equal(np.load(npy), ds.images)
     assert ds.index["split"].value_counts().to_dict() == {"train": 6, "val": 2, "test": 2}
@@ -104,7 +108,9 @@ def test_carves_only_missing_split(tmp_path):
     root = tmp_path / "data"
     make_tree(root, per_class=6)
     make_tree(root, per_class=1, split="test")
-    ds, _ = import_dataset(root, image_size=8, val_fraction=0.2, seed=0, progress=False)
+    ds, _ = import_dataset(
+        root, kind="folder", image_size=8, val_fraction=0.2, seed=0, progress=False
+    )
     counts = ds.index["split"].value_counts().to_dict()
     assert counts == {"train": 10, "val": 2, "test": 2}
 
@@ -179,11 +185,20 @@ def test_bad_images_named_or_skipped(tmp_path, monkeypatch):
     (root / "dog" / "junk.png").write_bytes(b"not an image")
     (root / "dog" / "notes.txt").write_text("hi")
     with pytest.raises(ValueError, match=r"unreadable images.*cat/0\.jpg.*dog/junk\.png"):
-        import_dataset(root, image_size=8, seed=0, progress=False, test_fraction=0, val_fraction=0)
+        import_dataset(
+            root,
+            kind="folder",
+            image_size=8,
+            seed=0,
+            progress=False,
+            test_fraction=0,
+            val_fraction=0,
+        )
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True
     npy = tmp_path / "images.npy"
     full, _ = import_dataset(
         root,
+        kind="folder",
         image_size=8,
         seed=0,
         progress=False,
@@ -193,6 +208,7 @@ def test_bad_images_named_or_skipped(tmp_path, monkeypatch):
     )
     ds, skipped = import_dataset(
         root,
+        kind="folder",
         image_size=8,
         seed=0,
         progress=False,
@@ -213,7 +229,13 @@ def test_bad_images_named_or_skipped(tmp_path, monkeypatch):
     truncate(paths[2])
     with pytest.raises(ValueError, match="class 'cat' has 1"):
         import_dataset(
-            root, image_size=8, seed=0, progress=False, on_bad_image="skip", images_path=npy
+            root,
+            kind="folder",
+            image_size=8,
+            seed=0,
+            progress=False,
+            on_bad_image="skip",
+            images_path=npy,
         )
     assert np.array_equal(np.load(npy), full.images)
 
@@ -224,7 +246,7 @@ def test_chunk_size_does_not_change_the_import(tmp_path, monkeypatch):
     paths = make_tree(root, per_class=6, split=None)
     truncate(paths[3])
     (root / "dog" / "junk.png").write_bytes(b"not an image")
-    kw = dict(image_size=8, seed=0, progress=False, on_bad_image="skip", workers=2)
+    kw = dict(kind="folder", image_size=8, seed=0, progress=False, on_bad_image="skip", workers=2)
     whole, skipped = import_dataset(root, chunk_size=1000, **kw)
     assert len(skipped) == 2 and len(whole.index) == 11
     for chunk_size in (1, 2, 5):
@@ -243,7 +265,7 @@ def test_import_memory_is_bounded_by_the_chunk(tmp_path):
         folder = tmp_path / "data" / f"c{i % 2}"
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.roll(tile, i, axis=0)).save(folder / f"{i}.png")
-    kw = dict(image_size=64, seed=0, progress=False, workers=2, chunk_size=8)
+    kw = dict(kind="folder", image_size=64, seed=0, progress=False, workers=2, chunk_size=8)
     # A first run loads Pillow's plugins and tqdm, which would count as allocations.
     import_dataset(tmp_path / "data", **kw)
     tracemalloc.start()
@@ -257,7 +279,7 @@ def test_import_memory_is_bounded_by_the_chunk(tmp_path):
 
 
 def test_structural_errors(tmp_path):
-    kw = dict(image_size=8, seed=0, progress=False)
+    kw = dict(kind="folder", image_size=8, seed=0, progress=False)
     with pytest.raises(ValueError, match="does not exist"):
         import_dataset(tmp_path / "nope", **kw)
     (tmp_path / "empty" / "cat").mkdir(parents=True)

@@ -21,10 +21,12 @@ import pytest
 from PIL import Image
 from test_stage_cli import _stage, _write_params
 
+from labelnoise import layout
 from labelnoise.clean import CleanContext, CleanResult, get_method
 from labelnoise.clean.base import check_result, validate_pred_probs
 from labelnoise.clean.cleanlab_method import estimate_noise_rate
 from labelnoise.clean.consensus import combine
+from labelnoise.data.store import CLASSES_FILE, IMAGES_FILE, INDEX_FILE
 from labelnoise.io import save_npy
 
 GENERATE = ("generate.py", "--out", "ds", "--figure", "fig.png")
@@ -241,7 +243,7 @@ def test_a_single_class_folder_is_refused_on_import(tmp_path):
 # probabilities and the cleaning results, each damaged in one way.
 
 
-RATE = "0.2"
+RATE = 0.2
 # The project's params: one rate, every light method it needs, aum's result from its fit stage.
 PROJECT = {
     "noise.rates": [0.2],
@@ -252,7 +254,7 @@ PROJECT = {
     "retrain.methods": ["cleanlab", "aum", "consensus"],
     "retrain.relabel": ["consensus"],
 }
-FIT = f"fit/aum/{RATE}.npz"
+FIT = layout.result_file("fit", RATE, "aum").as_posix()
 
 
 @pytest.fixture(scope="module")
@@ -264,14 +266,15 @@ def project(tmp_path_factory):
     assert _stage(root, *GENERATE).returncode == 0
     done = _stage(root, *CORRUPT)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (root / "noisy").iterdir()) == [RATE]
-    n = len(pd.read_csv(root / "noisy" / RATE / "labels.csv"))
+    assert sorted(p.name for p in (root / "noisy").iterdir()) == [layout.rate_name(RATE)]
+    n = len(pd.read_csv(layout.noisy_labels(root / "noisy", RATE)))
     rng = np.random.default_rng(0)
-    train = root / "train" / RATE
-    save_npy(train / "oos_probs.npy", rng.dirichlet(np.ones(4), n).astype(np.float32))
-    save_npy(train / "train_features.npy", rng.normal(size=(n, 8)).astype(np.float32))
-    save_npy(train / "val_features.npy", rng.normal(size=(80, 8)).astype(np.float32))
-    save_npy(train / "val_probs.npy", rng.dirichlet(np.ones(4), (2, 80)).astype(np.float32))
+    train = root / "train"
+    save_npy(layout.oos_probs(train, RATE), rng.dirichlet(np.ones(4), n).astype(np.float32))
+    save_npy(layout.features(train, RATE, "train"), rng.normal(size=(n, 8)).astype(np.float32))
+    save_npy(layout.features(train, RATE, "val"), rng.normal(size=(80, 8)).astype(np.float32))
+    val_probs = rng.dirichlet(np.ones(4), (2, 80)).astype(np.float32)
+    save_npy(layout.val_probs(train, RATE), val_probs)
     flags = rng.random(n) < 0.2
     (root / FIT).parent.mkdir(parents=True)
     np.savez(root / FIT, scores=rng.random(n), flags=flags, noise_rate_estimate=flags.mean())
@@ -318,7 +321,7 @@ TRAINED = Clean(
 
 def _labels(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
-        path = root / "noisy" / RATE / "labels.csv"
+        path = layout.noisy_labels(root / "noisy", RATE)
         edit(pd.read_csv(path)).to_csv(path, index=False)
 
     return damage
@@ -335,7 +338,7 @@ def _set(column: str, row: int, value) -> Callable[[pd.DataFrame], pd.DataFrame]
 
 def _probs(edit: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
-        path = root / "train" / RATE / "oos_probs.npy"
+        path = layout.oos_probs(root / "train", RATE)
         np.save(path, edit(np.load(path)))
 
     return damage
@@ -349,7 +352,7 @@ def _at(row: int, col: int, value: float) -> Callable[[np.ndarray], np.ndarray]:
     return edit
 
 
-def _truncate(relative: str) -> Callable[[Path], None]:
+def _truncate(relative: str | Path) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
         data = (root / relative).read_bytes()
         (root / relative).write_bytes(data[: len(data) // 2])
@@ -359,13 +362,13 @@ def _truncate(relative: str) -> Callable[[Path], None]:
 
 def _images(edit: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
     def damage(root: Path) -> None:
-        path = root / "ds" / "images.npy"
+        path = root / "ds" / IMAGES_FILE
         np.save(path, edit(np.load(path)))
 
     return damage
 
 
-def _replace(relative: str, content: bytes) -> Callable[[Path], None]:
+def _replace(relative: str | Path, content: bytes) -> Callable[[Path], None]:
     return lambda root: (root / relative).write_bytes(content)
 
 
@@ -377,10 +380,11 @@ ARRAYS = {
     # The dataset as the corrupt stage reads it.
     "images-with-alpha": (_images(lambda x: np.pad(x, [(0, 0)] * 3 + [(0, 1)])), CORRUPT,
                           ("images.npy", "expected uint8 (N, H, W, 3)")),
-    "images-truncated": (_truncate("ds/images.npy"), CORRUPT, ("images.npy", "not a readable")),
-    "index-without-label": (_replace("ds/index.csv", b"id,split\n0,train\n"), CORRUPT,
+    "images-truncated": (_truncate(Path("ds", IMAGES_FILE)), CORRUPT,
+                         ("images.npy", "not a readable")),
+    "index-without-label": (_replace(Path("ds", INDEX_FILE), b"id,split\n0,train\n"), CORRUPT,
                             ("index.csv", "missing columns")),
-    "classes-not-json": (_replace("ds/classes.json", b"{classes: [cat"), CORRUPT,
+    "classes-not-json": (_replace(Path("ds", CLASSES_FILE), b"{classes: [cat"), CORRUPT,
                          ("classes.json", "not valid JSON")),
     # The noisy labels as every later stage reads them.
     "label-out-of-range": (_labels(_set("given", 3, 7)), _clean(), ("labels.csv", "given labels")),
@@ -394,15 +398,15 @@ ARRAYS = {
         _labels(lambda df: df.assign(flipped=df["flipped"].where(df.index != 3, ~df["flipped"]))),
         _clean("oracle"), ("labels.csv", "'flipped' disagrees", "first id"),
     ),
-    "labels-empty-file": (_replace(f"noisy/{RATE}/labels.csv", b""), _clean(),
+    "labels-empty-file": (_replace(layout.noisy_labels("noisy", RATE), b""), _clean(),
                           ("labels.csv", "not a readable CSV")),
-    "labels-missing-file": (lambda root: (root / "noisy" / RATE / "labels.csv").unlink(), _clean(),
-                            ("labels.csv", "file not found")),
-    "val-probs-missing": (lambda root: (root / "train" / RATE / "val_probs.npy").unlink(),
+    "labels-missing-file": (lambda root: layout.noisy_labels(root / "noisy", RATE).unlink(),
+                            _clean(), ("labels.csv", "file not found")),
+    "val-probs-missing": (lambda root: layout.val_probs(root / "train", RATE).unlink(),
                           _clean(), ("val_probs.npy", "file not found")),
     "val-probs-of-other-classes": (
         lambda root: save_npy(
-            root / "train" / RATE / "val_probs.npy", np.full((2, 80, 3), 1 / 3, np.float32)
+            layout.val_probs(root / "train", RATE), np.full((2, 80, 3), 1 / 3, np.float32)
         ),
         _clean(), ("val_probs.npy", "from the trusted set has shape", "expected (160, 4)"),
     ),
@@ -418,9 +422,9 @@ ARRAYS = {
                             ("oos_probs.npy", "has shape (399, 4), expected (400, 4)")),
     "probs-of-other-classes": (_probs(lambda p: p[:, :3] / p[:, :3].sum(1, keepdims=True)),
                                _clean("hardness"), ("oos_probs.npy", "expected (400, 4)")),
-    "probs-truncated": (_truncate(f"train/{RATE}/oos_probs.npy"), _clean(),
+    "probs-truncated": (_truncate(layout.oos_probs("train", RATE)), _clean(),
                         ("oos_probs.npy", "not a readable .npy array")),
-    "probs-not-npy": (_replace(f"train/{RATE}/oos_probs.npy", b"0.25,0.25,0.25,0.25\n"), _clean(),
+    "probs-not-npy": (_replace(layout.oos_probs("train", RATE), b"0.25,0.25,0.25,0.25\n"), _clean(),
                       ("oos_probs.npy", "not a .npy array")),
     # Method parameters, read by the clean stage.
     "cleanlab-unknown-filter": (None, _clean(clean__cleanlab={"filter_by": "magic"}),
@@ -488,8 +492,8 @@ def test_the_pristine_project_is_accepted(tmp_path, project, clean):
     assert done.returncode == 0, done.stderr
     params = {**PROJECT, **clean.changes}
     for method in [*params["clean.methods"], *params["clean.trained"]]:
-        assert (work / "clean" / method / f"{RATE}.npz").is_file(), method
-        assert (work / "detect" / f"{RATE}-{method}.json").is_file(), method
+        assert layout.result_file(work / "clean", RATE, method).is_file(), method
+        assert layout.detect_record(work / "detect", RATE, method).is_file(), method
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ from ruamel.yaml import YAML
 from test_own_images import _image_folder
 from test_stage_cli import _stage, _write_params
 
-from labelnoise.cells import save_weights
+from labelnoise import layout
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.data import load_dataset
 from labelnoise.io import save_npy, write_json
 from labelnoise.predict import load_cleaned_model, predict_folder
 from labelnoise.train import build_model
+from labelnoise.train_test import save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 # One cheap cleaning method retrained; aum's result (a consensus member elsewhere) is made up.
@@ -48,28 +49,28 @@ def _run(root: Path, script: str, *args: str) -> None:
 def _cleaned_project(root: Path, *, folder: bool) -> tuple[Path, str]:
     """Generate (or import a folder of images), corrupt, made-up train-stage arrays and aum
     result, then the clean, retrain (cleanlab's drop arm) and model stages as dvc.yaml runs
-    them. Returns the project and the results rate's name."""
+    them. Returns the project and the results rate."""
     changes = dict(PARAMS)
     if folder:  # your labels as given: the one rate 0.0
         changes.update({"data.source": "folder", "data.path": str(root / "images")})
         changes["report.rate"] = None
         _image_folder(root / "images")
     _write_params(root, changes)
-    rate = "0.0" if folder else "0.2"
+    rate = 0.0 if folder else 0.2
     _run(root, "generate.py", "--out", "data/dataset", "--figure", "fig.png")
     _run(root, "corrupt.py", "--dataset", "data/dataset", "--out", "data/noisy")
     dataset = load_dataset(root / "data" / "dataset")
     n, n_val = len(dataset.split("train")[1]), len(dataset.split("val")[1])
     rng = np.random.default_rng(0)
-    train, c = root / "data" / "train" / rate, dataset.n_classes
-    save_npy(train / "oos_probs.npy", rng.dirichlet(np.ones(c), n).astype(np.float32))
-    save_npy(train / "train_features.npy", rng.normal(size=(n, 8)).astype(np.float32))
-    save_npy(train / "val_features.npy", rng.normal(size=(n_val, 8)).astype(np.float32))
-    save_npy(train / "val_probs.npy", rng.dirichlet(np.ones(c), (2, n_val)).astype(np.float32))
+    train, c = root / "data" / "train", dataset.n_classes
+    save_npy(layout.oos_probs(train, rate), rng.dirichlet(np.ones(c), n).astype(np.float32))
+    save_npy(layout.features(train, rate, "train"), rng.normal(size=(n, 8)).astype(np.float32))
+    save_npy(layout.features(train, rate, "val"), rng.normal(size=(n_val, 8)).astype(np.float32))
+    val_probs = rng.dirichlet(np.ones(c), (2, n_val)).astype(np.float32)
+    save_npy(layout.val_probs(train, rate), val_probs)
     flags = rng.random(n) < 0.2
-    save_result(
-        CleanResult(rng.random(n), flags, float(flags.mean())), root / f"data/fit/aum/{rate}.npz"
-    )
+    fit = layout.result_file(root / "data" / "fit", rate, "aum")
+    save_result(CleanResult(rng.random(n), flags, float(flags.mean())), fit)
     _run(
         root, "clean.py", "--dataset", "data/dataset", "--noisy", "data/noisy",
         "--train", "data/train", "--fit", "data/fit", "--out", "data/clean",
@@ -107,10 +108,10 @@ def test_the_model_stage_packages_the_drop_arm_that_retrain_kept(project, reques
     root, rate = request.getfixturevalue(project)
     folder = root / "models" / "cleaned"
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.pt"]
-    kept = root / "data" / "first" / "cleanlab" / f"{rate}.pt"
+    kept = layout.first_weights(root / "data" / "first", rate, "cleanlab")
     assert (folder / "model.pt").read_bytes() == kept.read_bytes()
     card = json.loads((folder / "model.json").read_text())
-    record = json.loads((root / "metrics/retrain/cleanlab" / f"{rate}.json").read_text())
+    record = json.loads(layout.rate_record(root / "metrics/retrain/cleanlab", rate).read_text())
     dataset = load_dataset(root / "data" / "dataset")
     assert card["classes"] == dataset.classes
     assert card["architecture"] == {
@@ -123,7 +124,7 @@ def test_the_model_stage_packages_the_drop_arm_that_retrain_kept(project, reques
     assert card["input"]["resize"] == ("crop" if project == "imported" else None)
     assert card["test"]["labels"] == ("carved" if project == "imported" else "generated")
     assert card["trained_on"] == {
-        "method": "cleanlab", "arm": "drop", "rate": float(rate), "seed": 0,
+        "method": "cleanlab", "arm": "drop", "rate": rate, "seed": 0,
         "n_kept": record["n_kept"], "n_removed": record["n_removed"],
         "n_flipped_kept": record["n_flipped_kept"],
     }  # fmt: skip
@@ -176,12 +177,13 @@ def test_an_arm_that_is_the_baseline_still_keeps_the_baselines_weights(generated
     shutil.copytree(root, work, ignore=shutil.ignore_patterns("checkpoints"))
     dataset = load_dataset(work / "data" / "dataset")
     n = len(dataset.split("train")[1])
-    save_result(
-        CleanResult(np.zeros(n), np.zeros(n, bool), 0.0), work / f"data/clean/none/{rate}.npz"
-    )
+    flags = layout.result_file(work / "data" / "clean", rate, "none")
+    save_result(CleanResult(np.zeros(n), np.zeros(n, bool), 0.0), flags)
     baseline = build_model("small_cnn", n_classes=4, width=16, depth=3, image_size=16, seed=7)
-    save_weights(work / "data" / "train" / rate / "model.pt", baseline)
-    write_json(work / "metrics" / "baseline" / f"{rate}.json", {"rate": 0.2, "accuracy": 0.5})
+    save_weights(layout.baseline_weights(work / "data" / "train", rate), baseline)
+    write_json(
+        layout.rate_record(work / "metrics" / "baseline", rate), {"rate": 0.2, "accuracy": 0.5}
+    )
     _run(
         work, "retrain.py", "--arm", "drop", "--method", "none", "--dataset", "data/dataset",
         "--noisy", "data/noisy", "--flags", "data/clean/none", "--train", "data/train",
@@ -189,7 +191,9 @@ def test_an_arm_that_is_the_baseline_still_keeps_the_baselines_weights(generated
         "--save-probs", "data/first/none", "--checkpoints", "checkpoints",
     )  # fmt: skip
     assert not (work / "checkpoints").exists()  # nothing trained
-    kept = torch.load(work / "data" / "first" / "none" / f"{rate}.pt", weights_only=True)
+    kept = torch.load(
+        layout.first_weights(work / "data" / "first", rate, "none"), weights_only=True
+    )
     assert kept.keys() == baseline.state_dict().keys()
     assert all(torch.equal(kept[k], v) for k, v in baseline.state_dict().items())
 
@@ -198,7 +202,7 @@ def test_the_model_stage_refuses_a_metrics_file_of_another_arm(generated, tmp_pa
     root, rate = generated
     work = tmp_path / "project"
     shutil.copytree(root, work, ignore=shutil.ignore_patterns("checkpoints", "models"))
-    path = work / "metrics" / "retrain" / "cleanlab" / f"{rate}.json"
+    path = layout.rate_record(work / "metrics" / "retrain" / "cleanlab", rate)
     path.write_text(json.dumps({**json.loads(path.read_text()), "method": "oracle"}))
     done = _stage(*_model_command(work))
     assert done.returncode == 2 and f"{path.relative_to(work)}: holds 'oracle'" in done.stderr

@@ -13,6 +13,8 @@ import pytest
 from test_bad_inputs import CLEAN, PROJECT, RATE, _refused, project  # noqa: F401
 from test_stage_cli import _stage, _write_params
 
+from labelnoise import layout
+
 TOY = '''
 import numpy as np
 
@@ -70,12 +72,12 @@ def test_a_registered_method_runs_through_clean_and_retrain(tmp_path, project, t
     done = _stage(work, *CLEAN)
     assert done.returncode == 0, done.stderr
 
-    n = len(pd.read_csv(work / "noisy" / RATE / "labels.csv"))
-    result = np.load(work / "clean" / "low_confidence" / f"{RATE}.npz")
+    n = len(pd.read_csv(layout.noisy_labels(work / "noisy", RATE)))
+    result = np.load(layout.result_file(work / "clean", RATE, "low_confidence"))
     assert result["flags"].sum() == round(0.25 * n)  # its params block reached its run
-    detect = json.loads((work / "detect" / f"{RATE}-low_confidence.json").read_text())
+    detect = json.loads(layout.detect_record(work / "detect", RATE, "low_confidence").read_text())
     assert detect["method"] == "low_confidence" and detect["n_flagged"] == round(0.25 * n)
-    votes = np.load(work / "clean" / "consensus" / f"{RATE}.npz")["extra_votes"]
+    votes = np.load(layout.result_file(work / "clean", RATE, "consensus"))["extra_votes"]
     assert votes.max() <= 3 and (votes > 0).any()  # it votes in the consensus
 
     retrain = (
@@ -85,7 +87,7 @@ def test_a_registered_method_runs_through_clean_and_retrain(tmp_path, project, t
     )  # fmt: skip
     done = _stage(work, *retrain)
     assert done.returncode == 0, done.stderr
-    record = json.loads((work / "retrained" / f"{RATE}.json").read_text())
+    record = json.loads(layout.rate_record(work / "retrained", RATE).read_text())
     assert record["method"] == "low_confidence"
     assert record["n_kept"] == n - round(0.25 * n)
     assert 0.0 <= record["accuracy"] <= 1.0

@@ -15,6 +15,9 @@ from projects import dvc_project
 from sklearn.metrics import roc_auc_score
 from test_stage_cli import _write_params, tiny_params
 
+from labelnoise import layout
+from labelnoise.data.store import INDEX_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -176,7 +179,7 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     assert {"generate", "train", "clean", "results", "report"} <= ran
     assert sorted(p.name for p in (project / "data" / "noisy").iterdir()) == ["0.0"]
     issues = pd.read_csv(project / "results" / "label_issues.csv")
-    assert len(issues) == len(pd.read_csv(project / "data/noisy/0.0/labels.csv"))
+    assert len(issues) == len(pd.read_csv(layout.noisy_labels(project / "data" / "noisy", 0.0)))
     assert (
         "injected_flip" not in issues.columns and issues["path"].str.startswith(str(folder)).all()
     )
@@ -231,9 +234,10 @@ def _review_round_trip(project: Path, env: dict) -> None:
     sheet["label"] = np.where(suspect, sheet["given_label"].map(swap), sheet["given_label"])
     sheet.loc[sheet.index[0], "label"] = ""
     sheet.to_csv(project / "reviewed" / "round1.csv", index=False)
-    before = pd.read_csv(project / "data" / "dataset" / "index.csv").set_index("source")
+    index = project / "data" / "dataset" / INDEX_FILE
+    before = pd.read_csv(index).set_index("source")
     assert "generate" in _repro(project, env)
-    after = pd.read_csv(project / "data" / "dataset" / "index.csv").set_index("source")
+    after = pd.read_csv(index).set_index("source")
     changed = after["label_name"] != before["label_name"].reindex(after.index)
     reviewed = sheet.iloc[1:]
     expected = reviewed.loc[reviewed["sample"] == "suspect", "path"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from labelnoise import layout
 from labelnoise.params import read_yaml
 from labelnoise.profiles import apply_profile
 
@@ -147,11 +148,10 @@ def test_corrupt_writes_exact_flips_at_every_rate(tmp_path, tiny_dataset):
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["0.0", "0.1", "0.25"]
     for rate in (0.0, 0.25, 0.1):
-        folder = tmp_path / "n" / str(rate)
-        labels = pd.read_csv(folder / "labels.csv")
+        labels = pd.read_csv(layout.noisy_labels(tmp_path / "n", rate))
         assert labels["flipped"].sum() == round(rate * len(labels)), rate
         assert (labels["flipped"] == (labels["given"] != labels["true"])).all()
-        matrix = json.loads((folder / "noise_matrix.json").read_text())
+        matrix = json.loads(layout.noise_matrix(tmp_path / "n", rate).read_text())
         assert matrix["rate"] == rate
         assert matrix["n_flipped"] == labels["flipped"].sum()
         assert matrix["n_train"] == len(labels)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
+from labelnoise import layout
 from labelnoise.clean import CleanResult, save_result
 from labelnoise.params import read_yaml
 from labelnoise.profiles import apply_profile
@@ -133,8 +134,8 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
     )  # fmt: skip
     assert "data-parallel on 2 processes (gloo)" in done.stdout
     assert done.stdout.count("test accuracy") == 1  # one process reports and writes
-    assert json.loads((tmp_path / "baseline" / "0.2.json").read_text())["rate"] == 0.2
-    oos = np.load(tmp_path / "train" / "0.2" / "oos_probs.npy")
+    assert json.loads(layout.rate_record(tmp_path / "baseline", 0.2).read_text())["rate"] == 0.2
+    oos = np.load(layout.oos_probs(tmp_path / "train", 0.2))
     np.testing.assert_allclose(oos.sum(1), 1.0, atol=1e-5)
     checkpoint = torch.load(tmp_path / "out/checkpoints/0.2/full.pt", weights_only=True)
     assert checkpoint["epoch"] == 2
@@ -143,9 +144,8 @@ def test_train_and_retrain_stages_run_themselves_under_torchrun(tmp_path):
 
     # aum's fit stage trains in one process; the clean stage only reads its result.
     n = len(oos)
-    save_result(
-        CleanResult(np.linspace(0, 1, n), np.zeros(n, bool), 0.0), tmp_path / "fit/aum/0.2.npz"
-    )
+    fit = layout.result_file(tmp_path / "fit", 0.2, "aum")
+    save_result(CleanResult(np.linspace(0, 1, n), np.zeros(n, bool), 0.0), fit)
     stage(
         "clean.py", "--dataset", "ds", "--noisy", "noisy", "--train", "train", "--fit", "fit",
         "--out", "clean", "--metrics", "detect", "--pr", "pr",

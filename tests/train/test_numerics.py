@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import labelnoise.train.crossval as crossval
-import labelnoise.train.stacked as stacked
+import labelnoise.train.prepare as prepare
 from labelnoise.train import (
     TrainConfig,
     build_model,
@@ -134,7 +134,7 @@ def test_out_of_sample_rows_are_the_callers(monkeypatch):
 
 def test_stacked_names_the_model_whose_loss_is_nan(monkeypatch):
     images, labels = images_and_labels(60)
-    real_build = stacked.build_model
+    real_build = prepare.build_model
     built = []
 
     def build_a_broken_second_model(*args, **kwargs):
@@ -142,7 +142,7 @@ def test_stacked_names_the_model_whose_loss_is_nan(monkeypatch):
         model = real_build(*args, **kwargs)
         return nan_weights(model) if len(built) == 2 else model
 
-    monkeypatch.setattr(stacked, "build_model", build_a_broken_second_model)
+    monkeypatch.setattr(prepare, "build_model", build_a_broken_second_model)
     rows = [np.arange(0, 40), np.arange(20, 60)]
     with pytest.raises(
         ValueError, match="fit_stacked: model 1: non-finite training loss at epoch 0"

@@ -20,7 +20,8 @@ from labelnoise.train import (
     predict_proba,
     resolve_device,
 )
-from labelnoise.train.steps import crop_flip, to_device_nhwc
+from labelnoise.train.device import to_device_nhwc
+from labelnoise.train.steps import crop_flip
 
 FAST = TrainConfig(width=8, depth=2, epochs=4, batch_size=32, lr=0.05, device="cpu")
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 import labelnoise.train
-from labelnoise.cells import train_and_test
 from labelnoise.data import Dataset
 from labelnoise.params import TrainParams
+from labelnoise.train_test import train_and_test
 
 
 def _dataset(n_train=40, n_val=8, n_test=8) -> Dataset:
@@ -49,8 +49,8 @@ def test_every_arm_is_trained_for_the_whole_splits_steps(monkeypatch, kept):
 
 
 def test_fold_models_train_with_the_fold_loss_and_the_baseline_keeps_its_own():
-    from labelnoise.cells import fold_config, train_config
     from labelnoise.params import load_params
+    from labelnoise.train_test import fold_config, train_config
 
     params = load_params()
     baseline, folds = train_config(params.train), fold_config(params.train)
