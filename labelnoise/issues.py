@@ -32,22 +32,21 @@ import io
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 DATALAB_TYPES = ("outlier", "near_duplicate", "non_iid", "class_imbalance", "underperforming_group")
-IMAGE_PROPERTIES = (
-    "dark",
-    "light",
-    "blurry",
-    "low_information",
-    "odd_size",
-    "odd_aspect_ratio",
-    "grayscale",
-)
-IMAGE_DUPLICATES = ("exact_duplicates", "near_duplicates")
-IMAGE_CHECKS = IMAGE_PROPERTIES + IMAGE_DUPLICATES
+ImageProperty = Literal[
+    "dark", "light", "blurry", "low_information", "odd_size", "odd_aspect_ratio", "grayscale"
+]
+ImageDuplicate = Literal["exact_duplicates", "near_duplicates"]
+ImageCheck = Literal[ImageProperty, ImageDuplicate]
+"""cleanvision's checks (``results.image_checks``): the image properties, then the duplicates."""
+IMAGE_PROPERTIES: tuple[str, ...] = get_args(ImageProperty)
+IMAGE_DUPLICATES: tuple[str, ...] = get_args(ImageDuplicate)
+IMAGE_CHECKS: tuple[str, ...] = get_args(ImageCheck)
 ISSUE_TYPES = ("label", *DATALAB_TYPES, *IMAGE_CHECKS, "leak")
 """Every issue type, in the order of ``issues.csv`` and ``issue_summary.csv``."""
 SUMMARY_COLUMNS = ("issue_type", "num_issues", "score")

@@ -10,7 +10,7 @@ the spec; a library function calls :func:`check` with the knobs it takes. Every 
 with the knob's key path (``data.area``) and names the bound and the value.
 
 This module imports the standard library alone, as the specs do
-(:mod:`labelnoise.data.config`, :mod:`labelnoise.config`).
+(:mod:`labelnoise.data.config`, :mod:`labelnoise.config`, :mod:`labelnoise.train.config`).
 """
 
 from __future__ import annotations

@@ -31,9 +31,10 @@ from pydantic import (
 from labelnoise.clean.flagging import FlagRule
 from labelnoise.config import NoiseConfig, RegressConfig
 from labelnoise.data.config import DataConfig, LinkMode
+from labelnoise.issues import IMAGE_CHECKS, ImageCheck
 from labelnoise.knobs import Knob, knob_problems
 from labelnoise.knobs import knobs as declared_knobs
-from labelnoise.train.config import Loss, joint_problems, knobs
+from labelnoise.train.config import Loss, TrainConfig
 
 
 class _Section(BaseModel):
@@ -125,7 +126,8 @@ NoiseParams = create_model(
 
 
 class _LaunchParams(_Section):
-    """How trainings are launched; the knobs of one training come from :class:`TrainConfig`."""
+    """How trainings are launched, and the rules between the training knobs
+    (:meth:`TrainConfig.joint`); the knobs of one training come from :class:`TrainConfig`."""
 
     workers: int = Field(0, ge=0)  # trainings side by side on the CPU, 0 = one per core
     folds: int = Field(4, ge=2, le=20)  # K of the out-of-sample probabilities
@@ -135,18 +137,17 @@ class _LaunchParams(_Section):
     nproc_per_node: int = Field(2, ge=1)  # processes when distributed
 
     @model_validator(mode="after")
-    def _joint_rules(self) -> _LaunchParams:
-        # The rules between the knobs are TrainConfig's, written once in labelnoise.train.config.
-        _refuse(joint_problems(self, section="train"))  # each message leads with its key
+    def _joint(self) -> _LaunchParams:
+        _refuse(TrainConfig.joint(dict(self)))
         return self
 
 
 TrainParams = create_model(
     "TrainParams",
     __base__=_LaunchParams,
-    __doc__="``train``: every knob of :class:`labelnoise.train.TrainConfig`, typed and bounded "
-    "as it declares, and how trainings are launched.",
-    **{name: (kind, Field(default, **bounds)) for name, (kind, default, bounds) in knobs().items()},
+    __doc__="``train``: every knob of :class:`labelnoise.train.TrainConfig`, typed, bounded "
+    "and defaulted as it declares, and how trainings are launched.",
+    **_knob_fields(TrainConfig, "train"),
 )
 LAUNCH_KNOBS = frozenset(_LaunchParams.model_fields)
 """The ``train`` keys that are not :class:`labelnoise.train.TrainConfig` knobs."""
@@ -236,26 +237,13 @@ RegressParams = create_model(
 )
 
 
-ImageCheck = Literal[
-    "dark",
-    "light",
-    "blurry",
-    "low_information",
-    "odd_size",
-    "odd_aspect_ratio",
-    "grayscale",
-    "exact_duplicates",
-    "near_duplicates",
-]  # cleanvision's checks (labelnoise.issues.IMAGE_CHECKS)
-
-
 class ResultsParams(_Section):
     rate: float | None = None  # None: as report.rate
     method: str | None = None  # None: consensus when it runs, else the first cleaning method
     links: LinkMode = "hardlink"
     n_neighbors: int = Field(20, ge=2)  # k of Datalab's nearest-neighbour graph
     near_duplicate: float = Field(0.1, gt=0.0, lt=1.0)  # Datalab's near_duplicate threshold
-    image_checks: list[ImageCheck] = Field(default_factory=lambda: list(ImageCheck.__args__))
+    image_checks: list[ImageCheck] = Field(default_factory=lambda: list(IMAGE_CHECKS))
     image_workers: int = Field(1, ge=1)  # cleanvision's processes
 
 
@@ -288,6 +276,14 @@ class Params(_Section):
             *_results_problems(self),
             *_regress_problems(self),
         ]
+        from labelnoise.train.config import smallest_image
+
+        smallest = smallest_image(self.train.model, self.train.depth)
+        if self.data.image_size < smallest:  # imported images are resized to it too
+            problems.append(
+                f"train.depth: {self.train.model} of depth {self.train.depth} needs images of at "
+                f"least {smallest} px; data.image_size is {self.data.image_size}"
+            )
         if self.noise.kind == "within_coarse" and self.data.task != "fine":
             problems.append(
                 f"noise.kind: within_coarse flips a subclass to a sibling: it needs data.task "

@@ -9,8 +9,18 @@ from labelnoise.config import NoiseConfig, RegressConfig
 from labelnoise.data import alter, base_images, figure, generate, importer
 from labelnoise.data.config import DataConfig
 from labelnoise.knobs import knobs
-from labelnoise.params import DataParams, NoiseParams, RegressParams, read_yaml, schema, validate
+from labelnoise.params import (
+    LAUNCH_KNOBS,
+    DataParams,
+    NoiseParams,
+    RegressParams,
+    TrainParams,
+    read_yaml,
+    schema,
+    validate,
+)
 from labelnoise.profiles import apply_profile
+from labelnoise.train.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -291,6 +301,7 @@ SPECS = {
     "data": (DataConfig, DataParams),
     "noise": (NoiseConfig, NoiseParams),
     "regress": (RegressConfig, RegressParams),
+    "train": (TrainConfig, TrainParams),
 }
 
 
@@ -298,7 +309,8 @@ SPECS = {
 def test_a_section_is_its_declaration(section):
     spec, model = SPECS[section]
     declared = knobs(spec)
-    assert list(model.model_fields) == list(declared)
+    launch = LAUNCH_KNOBS if section == "train" else set()  # how trainings are launched
+    assert [name for name in model.model_fields if name not in launch] == list(declared)
     for name, knob in declared.items():
         assert model.model_fields[name].get_default(call_default_factory=True) == knob.default
 
@@ -453,6 +465,19 @@ def test_what_the_functions_refuse_the_schema_refuses(changes, message):
     assert f"\n  {message}" in str(err.value)
 
 
+def test_the_train_section_refuses_as_the_trainer_does():
+    # One message per knob or rule (labelnoise.knobs), the trainer's own (check_config).
+    raw = _default()
+    raw["train"].update(lr=0.0, warmup_epochs=16.0)
+    with pytest.raises(ValueError) as err:
+        validate(raw, source="params.yaml")
+    assert "\n  train.lr must lie in (0, 10], got 0.0" in str(err.value)
+    raw["train"]["lr"] = 0.05
+    with pytest.raises(ValueError) as err:
+        validate(raw, source="params.yaml")
+    assert "\n  train.warmup_epochs must be <= train.epochs (15), got 16.0" in str(err.value)
+
+
 def test_the_pipeline_needs_a_val_and_a_test_split():
     # The import takes a fraction of 0 as "carve none"; the pipeline trains on a trusted val
     # split and tests on a test split.
@@ -462,3 +487,13 @@ def test_the_pipeline_needs_a_val_and_a_test_split():
         validate(raw)
     assert "data.val_fraction must be > 0 in the pipeline" in str(err.value)
     assert "data.test_fraction must be > 0 in the pipeline" in str(err.value)
+
+
+def test_a_model_deeper_than_the_images_allow_is_refused_before_any_work():
+    raw = _default()
+    raw["train"]["depth"] = 6  # small_cnn halves the image in each block: 64 px needed
+    with pytest.raises(ValueError, match=r"train.depth: small_cnn of depth 6 needs images of at "
+                       r"least 64 px; data.image_size is 32"):  # fmt: skip
+        validate(raw)
+    raw["data"]["image_size"] = 64
+    assert validate(raw).train.depth == 6

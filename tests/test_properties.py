@@ -34,8 +34,9 @@ from labelnoise.data.alter import FINE_TO_COARSE
 from labelnoise.data.config import GENERATED_TASKS, DataConfig, n_classes
 from labelnoise.knobs import knobs
 from labelnoise.noise import KINDS, corrupt_labels, noise_matrix
-from labelnoise.params import read_yaml, validate
+from labelnoise.params import LAUNCH_KNOBS, read_yaml, validate
 from labelnoise.regress import accuracy_fit_table, fit_accuracy
+from labelnoise.train.config import TrainConfig, check_config
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -287,7 +288,7 @@ def test_hardness_rises_towards_the_uniform_distribution(table, mix):
     result = _run("hardness", {}, np.tile(labels, 2), np.concatenate([probs, flatter]), None, seed)
     m = len(labels)
     assert (result.scores[m:] >= result.scores[:m] - 1e-9).all()
-    np.testing.assert_array_equal(result.flags, result.scores > 0.5)
+    np.testing.assert_array_equal(result.flags, result.scores > 0.8)  # params.yaml's threshold
 
 
 @SETTINGS
@@ -343,9 +344,11 @@ def test_consensus_permutes_with_its_members_and_follows_them(case):
 #
 # Each section runs through the schema (labelnoise.params.validate) and through the library
 # functions a stage hands it to, as the stage does: data to generate_dataset or import_dataset,
-# noise to corrupt_labels at each rate, regress to fit_accuracy and accuracy_fit_table. The
-# sizes are tiny; the bounds come from the declarations (labelnoise.data.config,
-# labelnoise.config), so a bound changed there is tested here.
+# noise to corrupt_labels at each rate, regress to fit_accuracy and accuracy_fit_table, train to
+# the trainer's check of its config (what fit and fit_stacked do before anything else; a
+# training per example would take seconds, and tests/train trains). The sizes are tiny; the
+# bounds come from the declarations (labelnoise.data.config, labelnoise.config,
+# labelnoise.train.config), so a bound changed there is tested here.
 #
 # Two refusals are beyond bounds and drawn around: an area range so high or narrow that no
 # polygon of it can be drawn at the image size (generate says so, naming data.area), and a
@@ -353,6 +356,7 @@ def test_consensus_permutes_with_its_members_and_follows_them(case):
 
 PARAMS = read_yaml(Path(__file__).resolve().parents[1] / "params.yaml")
 DATA, NOISE, REGRESS = knobs(DataConfig), knobs(NoiseConfig), knobs(RegressConfig)
+TRAIN = knobs(TrainConfig)
 KNOB_SETTINGS = settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -360,8 +364,18 @@ TINY = {"n_train": 4, "n_val_per_class": 1, "n_test": 4, "image_size": 8, "base"
 # Every fine class but gaussian_blur, which has no sibling to be flipped to (within_coarse).
 FINE_LABELS = np.array([c for c in range(14) if c != 4] * 2)
 # Knobs that reach no function's bounds: paths, the matrix (checked against the class count by
-# corrupt_labels), a switch, and the reference arm (checked against the arms that ran).
-UNREACHED = {"data.path", "data.reviewed", "noise.matrix", "noise.inject_own", "regress.reference"}
+# corrupt_labels), switches, and the reference arm (checked against the arms that ran).
+UNREACHED = {
+    "data.path",
+    "data.reviewed",
+    "noise.matrix",
+    "noise.inject_own",
+    "regress.reference",
+    "train.weights",
+    "train.hflip",
+    "train.class_weights",
+    "train.compile",
+}
 
 
 @pytest.fixture(scope="module")
@@ -452,7 +466,12 @@ def _run_regress(regress: dict) -> None:
     accuracy_fit_table(ACCURACY, fit, n_grid=regress["grid"])
 
 
-RUNS = {"data": _run_data, "noise": _run_noise, "regress": _run_regress}
+def _run_train(train: dict) -> None:
+    """What stage train does with the train section, up to the trainer's check of its config."""
+    check_config(TrainConfig(**{n: v for n, v in train.items() if n not in LAUNCH_KNOBS}))
+
+
+RUNS = {"data": _run_data, "noise": _run_noise, "regress": _run_regress, "train": _run_train}
 
 
 def _verdicts(section: str, values: dict) -> tuple[str | None, str | None]:
@@ -461,6 +480,10 @@ def _verdicts(section: str, values: dict) -> tuple[str | None, str | None]:
     raw[section] = values
     if section == "noise" and values.get("kind") == "within_coarse":
         raw["data"]["task"] = "fine"
+    depth = values.get("depth") if section == "train" else None
+    if isinstance(depth, int) and not isinstance(depth, bool) and 0 < depth <= 9:
+        # small_cnn halves the image in each block: the images must be large enough for it.
+        raw["data"]["image_size"] = max(raw["data"]["image_size"], 2**depth)
     verdicts = []
     for run in (validate, RUNS[section]):
         try:
@@ -570,10 +593,47 @@ def test_regress_the_schema_accepts_the_fits_accept(bootstrap, drops, grid):
                                   "reference": "none"})  # fmt: skip
 
 
+@st.composite
+def train_sections(draw) -> dict:
+    """The train section with every bounded knob and choice drawn from its declaration, and
+    the warm-up no longer than the training (TrainConfig.joint)."""
+    train = dict(PARAMS["train"])
+    for name, declared in TRAIN.items():
+        if get_origin(declared.kind) is Literal:
+            train[name] = draw(st.sampled_from(get_args(declared.kind)))
+        elif declared.kind is int:
+            low = _low(declared)
+            high = int(declared.bounds.get("le", low + 64))
+            if name == "depth":  # a rule across sections: small_cnn halves the image per block
+                high = min(high, int(math.log2(PARAMS["data"]["image_size"])))
+            train[name] = draw(st.integers(low, high))
+        elif declared.kind is float and {"le", "lt"} & set(declared.bounds):
+            train[name] = draw(_floats(declared))
+    train["warmup_epochs"] = draw(_floats(TRAIN["warmup_epochs"], high=train["epochs"]))
+    return train
+
+
+@KNOB_SETTINGS
+@given(data=st.data())
+def test_train_the_schema_accepts_the_trainer_accepts(data):
+    _accepted_by_both("train", data.draw(train_sections()))
+
+
+def test_the_warm_up_rule_is_refused_by_both_at_its_edge():
+    for warmup, inside in ((15.0, True), (math.nextafter(15.0, math.inf), False)):
+        schema, function = _verdicts("train", {**PARAMS["train"], "epochs": 15,
+                                               "warmup_epochs": warmup})  # fmt: skip
+        if inside:
+            assert schema is None and function is None, (schema, function)
+        else:
+            message = "train.warmup_epochs must be <= train.epochs (15)"
+            assert message in schema and message in function
+
+
 # The edges of every declared bound, from the declarations: the value on an inclusive bound (or
 # the nearest inside an exclusive one) and the nearest outside, each as the whole section.
 
-SECTIONS = {"data": DATA, "noise": NOISE, "regress": REGRESS}
+SECTIONS = {"data": DATA, "noise": NOISE, "regress": REGRESS, "train": TRAIN}
 # Bounds that a rule between knobs tightens: a generated task needs an image of each class, so
 # the edges of n_train and n_test are at the coarse task's 4 classes, not at 1.
 JOINT_LOW = dict.fromkeys(("data.n_train", "data.n_test"), n_classes("coarse"))
@@ -639,8 +699,8 @@ def _contexts(key: str, value, folders: dict[str, str]) -> list[tuple[str, dict]
         matrix = ((np.ones((14, 14)) - np.eye(14)) / 13).tolist()
         base = {**PARAMS["noise"], "rates": [0.2], "kind": "matrix", "matrix": matrix}
         return [(section, {**base, name: value})]
-    if section == "regress":
-        return [(section, {**PARAMS["regress"], name: value})]
+    if section in ("regress", "train"):
+        return [(section, {**PARAMS[section], name: value})]
     if name == "source":
         return [(section, _data(folders, source=value))]
     if name in IMPORT_ONLY or (name == "task" and value == "custom"):

@@ -302,15 +302,32 @@ def tvnet_values_reference(
 
 @dataclass(frozen=True)
 class RegressorConfig:
-    """Settings of the per-class training-value regressor (an MLP with one hidden layer)."""
+    """Settings of the per-class training-value regressor (an MLP with one hidden layer).
 
-    hidden: int = 100
-    dropout: float = 0.5
-    lr: float = 1e-3
-    batch_size: int = 32
-    max_epochs: int = 200
-    patience: int = 20
-    holdout: float = 0.15
+    Their defaults are those of :meth:`TrainingValueNet.run`, whose signature declares the
+    ``clean.tvnet`` params block (``hidden``, ``dropout``, ``reg_lr``, ``reg_batch_size``,
+    ``reg_max_epochs``, ``patience``, ``holdout``).
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= dropout < 1`` and ``0 < holdout < 1``.
+    """
+
+    hidden: int
+    dropout: float
+    lr: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    holdout: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 < self.holdout < 1.0:
+            raise ValueError(
+                f"tvnet: dropout must be in [0, 1) and holdout in (0, 1), got {self.dropout!r}, "
+                f"{self.holdout!r}"
+            )
 
 
 def fit_value_regressor(
@@ -433,11 +450,9 @@ def _regressor_config(
     patience: int,
     holdout: float,
 ) -> RegressorConfig:
-    """The :class:`RegressorConfig` of :meth:`TrainingValueNet.run`'s regressor arguments.
-
-    Raises ``ValueError`` unless ``0 <= dropout < 1`` and ``0 < holdout < 1``.
-    """
-    config = RegressorConfig(
+    """The :class:`RegressorConfig` of :meth:`TrainingValueNet.run`'s regressor arguments
+    (``ValueError`` on a ``dropout`` or ``holdout`` out of range)."""
+    return RegressorConfig(
         hidden=int(hidden),
         dropout=float(dropout),
         lr=float(reg_lr),
@@ -446,11 +461,6 @@ def _regressor_config(
         patience=int(patience),
         holdout=float(holdout),
     )
-    if not 0.0 <= config.dropout < 1.0 or not 0.0 < config.holdout < 1.0:
-        raise ValueError(
-            f"tvnet: dropout must be in [0, 1) and holdout in (0, 1), got {dropout!r}, {holdout!r}"
-        )
-    return config
 
 
 def _standardise(features: np.ndarray, val_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

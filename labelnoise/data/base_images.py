@@ -109,7 +109,7 @@ class CropDraws(NamedTuple):
 
 
 class ProceduralDraws(NamedTuple):
-    """Parameters of procedural images (see :func:`procedural_images`), float32 per image.
+    """Parameters of procedural images (see :func:`_draw_procedural`), float32 per image.
 
     Attributes
     ----------
@@ -333,17 +333,14 @@ def _taps(coord: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     return left, (coord - left).astype(np.float32)
 
 
-def procedural_images(
-    n: int, *, size: int, seed: int, waves: int = 4, shapes: int = 4
-) -> np.ndarray:
-    """Smooth random colour fields with a gradient and a few soft-edged ellipses.
+def _draw_procedural(n: int, *, seed: int, waves: int = 4, shapes: int = 4) -> ProceduralDraws:
+    """The random parameters of ``n`` procedural images: smooth random colour fields with a
+    gradient and a few soft-edged ellipses (:func:`_render_procedural` paints them).
 
     Parameters
     ----------
     n
         Number of images.
-    size
-        Side in pixels.
     seed
         Random seed.
     waves
@@ -351,16 +348,7 @@ def procedural_images(
     shapes
         Ellipses of random colour painted over the field; their edges give the blur class
         something to blur.
-
-    Returns
-    -------
-    np.ndarray
-        uint8 ``(n, size, size, 3)``.
     """
-    return _render_procedural(_draw_procedural(n, seed=seed, waves=waves, shapes=shapes), size=size)
-
-
-def _draw_procedural(n: int, *, seed: int, waves: int = 4, shapes: int = 4) -> ProceduralDraws:
     rng = np.random.default_rng(seed)
     d = ProceduralDraws(
         freq=np.empty((n, 3, waves, 2, 1), np.float32),
@@ -390,6 +378,8 @@ def _draw_procedural(n: int, *, seed: int, waves: int = 4, shapes: int = 4) -> P
 
 
 def _render_procedural(draws: ProceduralDraws, *, size: int) -> np.ndarray:
+    """The pixels of drawn procedural images (:func:`_draw_procedural`), ``size`` px square:
+    uint8 ``(n, size, size, 3)``."""
     n = len(draws.seed)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     t = (np.arange(size, dtype=np.float32) + 0.5) / size

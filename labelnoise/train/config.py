@@ -1,18 +1,23 @@
-"""The training knobs, each defined once: its type, its default and its range.
+"""The training knobs, each declared once: its type, its default and its bounds.
 
-:class:`TrainConfig` is what :func:`labelnoise.train.fit` takes. The ``train`` section of
-``params.yaml`` (:class:`labelnoise.params.TrainParams`) is built from its fields and adds only
-the knobs of how trainings are launched (folds, workers, processes). The rules are checked here
-alone: each knob's bounds (:func:`knob`) and the rules between knobs (:func:`joint_problems`),
-which :func:`check_config` applies to a config and the params schema to the ``train`` section.
-This module imports the standard library alone, so that reading params imports no torch.
+:class:`TrainConfig` is what :func:`labelnoise.train.fit` takes and a spec of
+:mod:`labelnoise.knobs`: the ``train`` section of ``params.yaml``
+(:class:`labelnoise.params.TrainParams`) is built from it and adds only the knobs of how
+trainings are launched (folds, workers, processes), and :func:`check_config` is what
+:func:`~labelnoise.train.fit` and :func:`~labelnoise.train.fit_stacked` check their config
+with, so a value the schema accepts is one they accept, refused by both with the same message
+(``train.<knob>``). This module imports the standard library alone, so that reading params
+imports no torch.
 """
 
 from __future__ import annotations
 
-import operator
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from labelnoise import knobs
+from labelnoise.knobs import knob
 
 Model = Literal["small_cnn", "resnet18"]
 Loss = Literal["cross_entropy", "gce"]
@@ -23,21 +28,7 @@ LOSSES: tuple[str, ...] = get_args(Loss)
 """Names of the training losses (``train.loss``; ``retrain.robust`` lists the robust ones)."""
 DEVICES: tuple[str, ...] = get_args(Device)
 
-_BOUNDS = {
-    "ge": (operator.ge, ">="),
-    "gt": (operator.gt, ">"),
-    "le": (operator.le, "<="),
-    "lt": (operator.lt, "<"),
-}
-
-
-def knob(default: Any, **bounds: float) -> Any:
-    """A :class:`TrainConfig` field: its default and its bounds (``ge``, ``gt``, ``le``,
-    ``lt``), which :func:`config_problems` and the params schema both enforce."""
-    unknown = sorted(set(bounds) - set(_BOUNDS))
-    if unknown:
-        raise ValueError(f"unknown bounds {unknown}; valid: {sorted(_BOUNDS)}")
-    return field(default=default, metadata=bounds)
+SECTION = "train"
 
 
 @dataclass(frozen=True)
@@ -70,58 +61,28 @@ class TrainConfig:
     weights: str | None = None  # local state_dict to start from
     eval_batch_size: int = knob(1024, ge=1)  # images per forward pass when predicting
 
-
-def knobs() -> dict[str, tuple[Any, Any, dict[str, float]]]:
-    """Every knob of :class:`TrainConfig` as ``name -> (type, default, bounds)``."""
-    hints = get_type_hints(TrainConfig)
-    return {f.name: (hints[f.name], f.default, dict(f.metadata)) for f in fields(TrainConfig)}
-
-
-def config_problems(config: TrainConfig) -> list[str]:
-    """Every knob of ``config`` out of its range or choices, and every rule between knobs it
-    breaks (:func:`joint_problems`), one message each (empty if none)."""
-    problems = []
-    for name, (kind, _, bounds) in knobs().items():
-        value = getattr(config, name)
-        if bounds and (isinstance(value, bool) or not isinstance(value, int | float)):
-            problems.append(f"config.{name} must be a number, got {value!r}")
-            continue
-        if get_origin(kind) is Literal and value not in get_args(kind):
-            valid = ", ".join(get_args(kind))
-            problems.append(f"config.{name}: unknown {value!r}; valid: {valid}")
-        for key, bound in bounds.items():
-            holds, sign = _BOUNDS[key]
-            if not holds(value, bound):
-                problems.append(f"config.{name} must be {sign} {bound}, got {value!r}")
-    # The rules between knobs assume each knob is valid alone (a number, in its bounds).
-    return problems or joint_problems(config, section="config")
-
-
-def joint_problems(values: Any, *, section: str) -> list[str]:
-    """Every rule between knobs that ``values`` breaks, one message each (empty if none).
-
-    Parameters
-    ----------
-    values
-        Anything with the knobs as attributes, each within its own bounds: a
-        :class:`TrainConfig` or the ``train`` params section.
-    section
-        What the messages call it (``"config"``, ``"train"``).
-    """
-    problems = []
-    if values.warmup_epochs > values.epochs:
-        problems.append(
-            f"{section}.warmup_epochs must be <= {section}.epochs ({values.epochs}), "
-            f"got {values.warmup_epochs}"
-        )
-    return problems
+    @staticmethod
+    def joint(values: Mapping[str, Any]) -> list[str]:
+        """The rules between training knobs that ``values`` breaks (each knob valid alone); a
+        rule applies when its knobs are in ``values``."""
+        if "warmup_epochs" in values and "epochs" in values:
+            warmup, epochs = values["warmup_epochs"], values["epochs"]
+            if warmup > epochs:
+                return [f"train.warmup_epochs must be <= train.epochs ({epochs}), got {warmup}"]
+        return []
 
 
 def check_config(config: TrainConfig) -> None:
-    """Raise ``ValueError`` naming every knob of ``config`` out of its range or choices, and
-    every rule between knobs it breaks."""
+    """Raise ``ValueError`` naming every knob of ``config`` that breaks its declaration, and
+    every rule between knobs it breaks (:func:`labelnoise.knobs.check`)."""
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    problems = config_problems(config)
-    if problems:
-        raise ValueError("; ".join(problems))
+    knobs.check(
+        TrainConfig, SECTION, {name: getattr(config, name) for name in knobs.knobs(TrainConfig)}
+    )
+
+
+def smallest_image(model: str, depth: int) -> int:
+    """The smallest square image side ``model`` takes: each of ``small_cnn``'s ``depth`` blocks
+    halves the image, so it needs ``2 ** depth`` px; ``resnet18`` adapts to any size."""
+    return 2**depth if model == "small_cnn" else 1

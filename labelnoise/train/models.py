@@ -15,7 +15,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from labelnoise.train.config import MODELS
+from labelnoise.train.config import MODELS, smallest_image
 
 
 class _Normalised(nn.Module):
@@ -152,10 +152,10 @@ def build_model(
     if name == "small_cnn":
         if width < 1 or depth < 1:
             raise ValueError(f"small_cnn needs width >= 1 and depth >= 1, got {width}, {depth}")
-        if image_size < 2**depth:
+        if image_size < smallest_image(name, depth):
             raise ValueError(
                 f"image_size {image_size} is too small for small_cnn of depth {depth} "
-                f"(needs >= {2**depth})"
+                f"(needs >= {smallest_image(name, depth)})"
             )
         model: nn.Module = SmallCNN(n_classes=n_classes, width=width, depth=depth)
     else:

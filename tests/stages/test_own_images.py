@@ -170,9 +170,14 @@ def test_one_setting_runs_a_folder_and_a_changed_folder_reimports(tmp_path):
     changes = {
         "data.source": "folder",
         "data.path": str(folder),
-        # Speed only: aum alone trains models of its own, and votes in no consensus.
+        # Speed only: aum alone trains models of its own, and votes in no consensus; one arm
+        # (the cleaned model's) retrains.
         "clean.trained": ["aum"],
         "clean.consensus.members": ["cleanlab", "mistakenness"],
+        "retrain.methods": ["consensus"],
+        "retrain.relabel": [],
+        "retrain.second": [],
+        "retrain.robust": [],
     }
     env = dvc_project(project, tiny_params(changes))
     ran = _repro(project, env)

@@ -59,8 +59,8 @@ def test_bad_loss_settings_are_refused():
     with pytest.raises(ValueError, match="unknown loss 'mae'; valid: cross_entropy, gce"):
         per_example_loss(logits, targets, loss="mae")
     # The knobs are checked where every knob is: TrainConfig's bounds, before training.
-    bad = {"config.loss: unknown 'focal'; valid: cross_entropy, gce": {"loss": "focal"}}
-    bad[r"config.gce_q must be > 0.0, got 0.0"] = {"loss": "gce", "gce_q": 0.0}
+    bad = {"train.loss: unknown 'focal'; valid: cross_entropy, gce": {"loss": "focal"}}
+    bad[r"train.gce_q must lie in \(0, 1\], got 0.0"] = {"loss": "gce", "gce_q": 0.0}
     for message, knobs in bad.items():
         with pytest.raises(ValueError, match=message):
             fit(

@@ -256,7 +256,7 @@ def test_nan_loss_names_epoch(data):
 
 def test_a_huge_lr_is_refused_before_training(data):
     cfg = TrainConfig(**{**FAST.__dict__, "lr": 1e12, "warmup_epochs": 0.0})
-    with pytest.raises(ValueError, match=r"config.lr must be <= 10.0, got 1000000000000.0"):
+    with pytest.raises(ValueError, match=r"train.lr must lie in \(0, 10\], got 1000000000000.0"):
         fit(*data, n_classes=3, config=cfg, seed=0, progress=False)
 
 
