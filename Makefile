@@ -30,8 +30,9 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "chromium could not be installed: the report's browser test will be skipped"
 
+# One pytest worker per core; a test file stays on one worker (tests/conftest.py).
 test: setup browser
-	python -m pytest
+	python -m pytest -n auto
 
 # The README's result tables from metrics/ (TABLES=--experiments pools the seed replicates).
 tables: setup

@@ -144,6 +144,45 @@ def write_csv(df, path: str | os.PathLike, **kwargs: Any) -> None:
         df.to_csv(tmp, index=False, **kwargs)
 
 
+def read_path_label_csv(path: str | os.PathLike, *, expected: str, context: str = ""):
+    """Read a CSV with at least ``path`` and ``label`` columns, every cell a stripped string.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    expected
+        The columns the caller accepts, for the error message (e.g. ``"path,label[,split]"``).
+    context
+        A prefix for error messages naming the setting the file came from (e.g.
+        ``"data.reviewed: "``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read, column names stripped; empty cells are ``""``.
+
+    Raises
+    ------
+    ValueError
+        The file is not a readable CSV or lacks ``path`` or ``label``.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{context}{path}: not a readable CSV ({_one_line(err)})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in ("path", "label") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{context}{path}: missing columns {', '.join(missing)} "
+            f"(found {', '.join(table.columns)}); expected {expected}"
+        )
+    return table
+
+
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Save one array in ``.npy`` format."""
     with atomic_path(path) as tmp:

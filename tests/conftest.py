@@ -34,6 +34,25 @@ def tiny_repro(tmp_path_factory):
     return project, env, log
 
 
+# The test files that use the session's ``tiny_repro``: run in parallel, one worker runs them
+# all, so the tiny pipeline is built once (tests/test_package.py checks the list).
+TINY_REPRO_FILES = ("tests/test_ci.py", "tests/test_declared_outputs.py", "tests/test_pipeline.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``make test`` runs ``-n auto``), a test file is one unit of work, so
+    its module fixtures are built once, and the files of :data:`TINY_REPRO_FILES` are one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "tiny_repro" if file in TINY_REPRO_FILES else file
+
+    return ByFile(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` skip where CUDA is not available (torch is imported only then)."""
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]

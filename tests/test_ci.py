@@ -15,6 +15,7 @@ import pytest
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
 
 # The clean stage with its one flagging step wrapped: after the rule decides, a random tenth of
 # each cleaning method's flags is dropped (the reference arms keep theirs).

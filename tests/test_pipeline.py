@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -98,34 +99,28 @@ def test_the_cleaned_model_is_the_consensus_drop_arm_at_the_results_rate(tiny_pr
     assert int((predicted == labels).sum()) == record["n_correct"]
 
 
-def test_choosing_another_results_method_repackages_without_training(tiny_project):
-    project, env = tiny_project
+def _would_run(project: Path, env: dict, pattern: str, replacement: str) -> set[str]:
+    """The stages ``dvc repro --dry`` would run with ``pattern`` replaced once in params.yaml."""
     params = project / "params.yaml"
     original = params.read_text()
-    changed = re.sub(r"(\nresults:\n(?:  .*\n)*?  method:)[^\n]*", r"\1 cleanlab", original)
-    assert changed != original
+    changed = re.sub(pattern, replacement, original, count=1)
+    assert changed != original, pattern
     params.write_text(changed)
     try:
         dry = _run(["dvc", "repro", "--dry"], project, env)
     finally:
         params.write_text(original)
-    ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
+    return {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
+
+
+def test_choosing_another_results_method_repackages_without_training(tiny_project):
+    ran = _would_run(*tiny_project, r"(\nresults:\n(?:  .*\n)*?  method:)[^\n]*", r"\1 cleanlab")
     assert "model" in ran
     assert not {name for name in ran if name.split("@")[0] in {"train", "fit", "retrain"}}, ran
 
 
 def test_changing_epochs_reruns_training_onwards_only(tiny_project):
-    project, env = tiny_project
-    params = project / "params.yaml"
-    original = params.read_text()
-    changed = re.sub(r"\n  epochs: 4\b", "\n  epochs: 5", original, count=1)
-    assert changed != original
-    params.write_text(changed)
-    try:
-        dry = _run(["dvc", "repro", "--dry"], project, env)
-    finally:
-        params.write_text(original)
-    ran = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
+    ran = _would_run(*tiny_project, r"\n  epochs: 4\b", "\n  epochs: 5")
     assert not ran & {"generate", "corrupt"}, ran
     assert {"train", "fit@aum", "retrain@oracle", "relabel@oracle", "robust@gce"} <= ran
 

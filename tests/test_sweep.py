@@ -98,7 +98,7 @@ def test_readme_sweep_runs_as_written_and_trains_no_model(project):
     for row in queued:
         assert row["State"] == "Success", row
         float(row["accuracy.none"])  # a number, not DVC's "!" (missing)
-        float(row["accuracy.cleanlab"])
+        float(row["accuracy.consensus"])
     for task in tasks:
         ran = _ran(_run(["dvc", "queue", "logs", task], project, env))
         trained = {s for s in ran if s == "train" or s.startswith("fit@")}
@@ -106,10 +106,7 @@ def test_readme_sweep_runs_as_written_and_trains_no_model(project):
         # Only the arms of flagged methods are retrained (the oracle's flags are the truth, the
         # robust arm cleans nothing: both stay cached).
         assert {s for s in ran if s.startswith(("retrain@", "relabel@", "second@", "robust@"))} <= {
-            "retrain@cleanlab",
-            "retrain@consensus",
-            "relabel@consensus",
-            "second@consensus",
+            "retrain@consensus"
         }
     names = _run(["dvc", "exp", "ls", "--name-only"], project, env).split()
     page = (project / "sweep" / "plots_diff" / "index.html").read_text()

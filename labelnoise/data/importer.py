@@ -25,7 +25,7 @@ from labelnoise.data import config
 from labelnoise.data.config import DEFAULTS, ImportKind, LinkMode, OnBadImage, Resize
 from labelnoise.data.reviewed import REVIEW_COLUMNS, apply_review, reviewed_table, trusted_rows
 from labelnoise.data.store import SPLITS, Dataset, write_images
-from labelnoise.io import atomic_path
+from labelnoise.io import atomic_path, read_path_label_csv
 from labelnoise.knobs import choice_problems
 from labelnoise.progress import progress as show_progress
 
@@ -246,17 +246,7 @@ def read_image_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     csv = Path(os.path.abspath(path))
     if not csv.is_file():
         raise ValueError(f"image list {csv} does not exist or is not a file")
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{csv}: not a readable CSV ({_one_line(err)})") from None
-    table.columns = [str(c).strip() for c in table.columns]
-    missing = [c for c in ("path", "label") if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{csv}: missing columns {', '.join(missing)} (found {', '.join(table.columns)}); "
-            "expected path,label[,split]"
-        )
+    table = read_path_label_csv(csv, expected="path,label[,split]")
     if table.empty:
         raise ValueError(f"{csv}: no rows")
     where = [f"{csv} line {i + 2}" for i in range(len(table))]

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelnoise.io import read_path_label_csv
+
 SAMPLES = ("suspect", "random")
 """How the export chose an image: among the most suspect, or uniformly at random."""
 
@@ -69,17 +71,9 @@ def read_reviewed(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_one(csv: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"data.reviewed: {csv}: not a readable CSV ({err})") from None
-    table.columns = [str(c).strip() for c in table.columns]
-    missing = [c for c in ("path", "label") if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"data.reviewed: {csv}: missing columns {', '.join(missing)} "
-            f"(found {', '.join(table.columns)}); expected path,label[,sample,flagged]"
-        )
+    table = read_path_label_csv(
+        csv, expected="path,label[,sample,flagged]", context="data.reviewed: "
+    )
     where = np.array([f"{csv} line {i + 2}" for i in range(len(table))], dtype=object)
     paths = table["path"].str.strip()
     if (paths == "").any():
