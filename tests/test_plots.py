@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import headless
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,6 @@ from labelnoise.params import read_yaml
 from labelnoise.plots import pr_long
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 RATE = 0.2
 LIBRARIES = ("vega", "vega-lite", "vega-embed")
 
@@ -108,16 +108,6 @@ def test_plots_page_inlines_its_scripts(plots_page):
     assert max(embeds) < html.index("<img", html.index("<body"))
 
 
-def _playwright():
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright not installed (pip install playwright)")
-    return sync_playwright
-
-
 # The points of every line of a chart, in the order Vega joins them: the spec is drawn again
 # without a canvas and its scene graph read.
 LINE_POINTS = """async spec => {
@@ -141,15 +131,14 @@ def _spec(html: str, chart: str) -> dict:
 
 
 def test_plots_page_draws_every_chart_offline_in_headless_chromium(plots_page, tmp_path):
-    sync_playwright = _playwright()
+    sync_playwright = headless.sync_playwright()
     project, page_path, charts = plots_page
     html = page_path.read_text()
-    external, errors = [], []
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
+            executable_path=str(headless.CHROMIUM),
             headless=True,
             args=flags,
             offline=True,
@@ -157,15 +146,7 @@ def test_plots_page_draws_every_chart_offline_in_headless_chromium(plots_page, t
         )
         try:
             page = context.new_page()
-            page.on("pageerror", lambda err: errors.append(str(err)))
-
-            def block(route):
-                if not route.request.url.startswith(("file:", "data:")):
-                    external.append(route.request.url)
-                    return route.abort()
-                return route.continue_()
-
-            page.route("**/*", block)
+            external, errors = headless.offline(page)
             page.goto(page_path.as_uri())
             drawn = ".vega-embed canvas, .vega-embed svg.marks"
             page.wait_for_function(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import headless
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +28,6 @@ from labelnoise.report import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 CLASSES = ["blobs", "blur", "channels", "hue"]
 RATES = [0.0, 0.1, 0.2]
 RATE = 0.2
@@ -332,16 +332,6 @@ def test_build_report_rejects_out_of_range_rows():
         )
 
 
-def _playwright():
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright not installed (pip install playwright)")
-    return sync_playwright
-
-
 def _cards(page) -> list[dict]:
     return page.eval_on_selector_all(
         "#gallery .card",
@@ -351,26 +341,17 @@ def _cards(page) -> list[dict]:
 
 
 def test_page_in_headless_chromium(project, tmp_path):
-    sync_playwright = _playwright()
+    sync_playwright = headless.sync_playwright()
     root, _, _ = project
     url = (root / "out" / "report" / "index.html").resolve().as_uri()
     shots = Path(os.environ.get("LABELNOISE_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    external, errors = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(headless.CHROMIUM), args=["--no-sandbox"])
         try:
             context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
             page = context.new_page()
-            page.on("pageerror", lambda err: errors.append(str(err)))
-
-            def block(route):
-                if not route.request.url.startswith(("file:", "data:")):
-                    external.append(route.request.url)
-                    return route.abort()
-                return route.continue_()
-
-            page.route("**/*", block)
+            external, errors = headless.offline(page)
             page.goto(url)
             # The first screen opens on the headline, the issue summary right after it.
             headline = page.locator(".headline").bounding_box()
