@@ -53,7 +53,7 @@ def baseline_commit() -> str:
         tree = _git("write-tree", env=env)
     return _git(
         "-c", "user.name=ci", "-c", "user.email=ci@localhost",
-        "commit-tree", tree, "-p", "HEAD", "-m", "committed tiny baseline",
+        "commit-tree", tree, "-p", "HEAD", "-m", "committed ci baseline",
     )  # fmt: skip
 
 

@@ -82,7 +82,7 @@ def arm_inputs(
         return arm_labels(labels, arm="robust")
     flagged = load_result(flags).flags
     if len(flagged) != len(labels):
-        raise ValueError(f"{flags.parent}: {len(flagged)} flags for {len(labels)} train examples")
+        raise ValueError(f"{flags}: {len(flagged)} flags for {len(labels)} train examples")
     probs = None
     if arm == "second":
         probs = (load_npy(first_probs), load_npy(oos_probs))

@@ -61,7 +61,5 @@ class RegressConfig:
     grid: int = knob(41, ge=2)  # rates the fitted accuracy curves are drawn at
 
 
-NOISE = NoiseConfig()
-"""Every noise knob at its default."""
 REGRESS = RegressConfig()
 """Every regress knob at its default."""

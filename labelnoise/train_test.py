@@ -60,8 +60,10 @@ def save_weights(path: Path, model) -> None:
     from labelnoise.io import atomic_path
 
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # Saved through a file object: given a path, torch names the archive's records after the
+    # (temporary) file, so the same weights would differ byte for byte from run to run.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
 
 
 @dataclass

@@ -23,7 +23,9 @@ NOISE_ESTIMATES = {
 trusted (:attr:`labelnoise.data.Dataset.trusted_val`)."""
 
 
-def noise_estimate(dataset, given: np.ndarray, pred_probs: np.ndarray, val_probs: np.ndarray):
+def noise_estimate(
+    dataset, given: np.ndarray, pred_probs: np.ndarray, val_probs: np.ndarray | None
+):
     """The noise estimate that ``count: trusted`` flags by: calibrated on the trusted val set
     (:func:`labelnoise.noise.trusted_noise_estimate`), or, when that split was carved out of
     the given labels, cleanlab's cross-validated estimate from the train set alone
@@ -38,7 +40,8 @@ def noise_estimate(dataset, given: np.ndarray, pred_probs: np.ndarray, val_probs
     pred_probs
         ``(n_train, C)`` out-of-sample probabilities of the train examples.
     val_probs
-        ``(K, n_val, C)`` each fold model's probabilities of the val images.
+        ``(K, n_val, C)`` each fold model's probabilities of the val images; read only when
+        the val split is trusted.
     """
     from labelnoise.noise import cross_validated_noise_estimate, trusted_noise_estimate
 
@@ -80,9 +83,11 @@ def trusted_estimate(
     validate_pred_probs(
         pred_probs, n=len(given), n_classes=dataset.n_classes, name=name, source=str(probs_path)
     )
-    val_path = layout.val_probs(train, rate)
-    val_probs = load_npy(val_path)
+    val_probs, source = None, f"cross-validated estimate from {probs_path}"
+    if dataset.trusted_val:
+        val_path = layout.val_probs(train, rate)
+        val_probs, source = load_npy(val_path), f"trusted-set estimate from {val_path}"
     try:
         return noise_estimate(dataset, given, pred_probs, val_probs)
     except ValueError as err:
-        raise ValueError(f"{name}: trusted-set estimate from {val_path}: {err}") from None
+        raise ValueError(f"{name}: {source}: {err}") from None

@@ -22,7 +22,7 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=Path, required=True)
     for name in ("issue-table", "issue-summary", "leaks"):  # results/issues.csv, ...
         parser.add_argument(f"--{name}", type=Path, required=True)
-    for name in ("metrics-dir", "figures-dir"):
+    for name in ("regression", "metrics-dir", "figures-dir"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     args = parser.parse_args()
@@ -35,6 +35,7 @@ def main() -> None:
     from labelnoise.data import load_dataset
     from labelnoise.glance import glance_of
     from labelnoise.metrics import Grid, collect
+    from labelnoise.noisy_labels import read_noisy_labels
     from labelnoise.report import (
         OtherIssues,
         build_report,
@@ -48,16 +49,14 @@ def main() -> None:
     dataset = load_dataset(args.dataset, mmap=True)
     origin = dataset.meta.get("split_origin", {})
     images = np.asarray(dataset.split("train")[0])
-    labels = _csv(layout.noisy_labels(args.noisy, rate))
-    if len(labels) != len(images):
-        raise ValueError(f"{args.noisy}: {len(labels)} labels for {len(images)} train images")
+    labels = read_noisy_labels(layout.noisy_labels(args.noisy, rate), dataset)
     cleaned = params.clean.cleaned
     methods, tsne_method = report_methods(
         cleaned, methods=section.methods, tsne_method=section.tsne_method
     )
     results = {m: load_result(layout.result_file(args.clean, rate, m)) for m in cleaned}
     metrics = collect([args.metrics_dir], grid=Grid.from_params(params), seeds=[params.seed])
-    regression = read_json(args.metrics_dir / "regression.json")
+    regression = read_json(args.regression)
     figures = report_figures(
         metrics,
         regression,

@@ -35,7 +35,7 @@ def tiny_repro(tmp_path_factory):
 
 
 # The test files that use the session's ``tiny_repro``: run in parallel, one worker runs them
-# all, so the tiny pipeline is built once (tests/test_package.py checks the list).
+# all, so the tiny pipeline is built once (collection stops if another file uses it).
 TINY_REPRO_FILES = ("tests/test_ci.py", "tests/test_declared_outputs.py", "tests/test_pipeline.py")
 
 
@@ -54,7 +54,16 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``gpu`` skip where CUDA is not available (torch is imported only then)."""
+    """A test file that uses ``tiny_repro`` (directly or through another fixture) and is not in
+    :data:`TINY_REPRO_FILES` stops the run; tests marked ``gpu`` skip where CUDA is not
+    available (torch is imported only then)."""
+    strays = {
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if "tiny_repro" in getattr(item, "fixturenames", ())
+    } - set(TINY_REPRO_FILES)
+    if strays:
+        raise pytest.UsageError(f"add {sorted(strays)} to TINY_REPRO_FILES in tests/conftest.py")
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if not gpu_items:
         return

@@ -156,15 +156,3 @@ def test_the_package_has_no_import_circles():
     assert "labelnoise.train.trainer" in graph["labelnoise.clean.data_params"]
     circle = _a_circle(graph)
     assert circle is None, "import circle: " + " -> ".join(circle)
-
-
-def test_the_files_that_share_the_tiny_run_run_on_one_parallel_worker():
-    from conftest import TINY_REPRO_FILES
-
-    users = {
-        path.relative_to(ROOT).as_posix()
-        for path in (ROOT / "tests").rglob("test_*.py")
-        if "tiny_repro" in {arg.arg for node in ast.walk(ast.parse(path.read_text()))
-                            if isinstance(node, ast.FunctionDef) for arg in node.args.args}
-    }  # fmt: skip
-    assert users == set(TINY_REPRO_FILES)

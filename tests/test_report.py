@@ -214,6 +214,7 @@ def _run_stage(root: Path, out: str = "out/report/index.html", figures: str = "o
     command = [sys.executable, str(REPO / "stages" / "report.py")]
     command += ["--dataset", "data/dataset", "--noisy", "data/noisy", "--train", "data/train"]
     command += ["--clean", "data/clean", "--metrics-dir", "metrics"]
+    command += ["--regression", "metrics/regression.json"]
     command += ["--issue-table", "results/issues.csv", "--issue-summary"]
     command += ["results/issue_summary.csv", "--leaks", "results/leaks.csv"]
     command += ["--alterations", "plots/images/alterations.png"]

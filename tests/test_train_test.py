@@ -75,3 +75,14 @@ def test_fit_stages_depend_on_nothing_that_only_flagging_reads():
     # The clean stage is the one place that flags, and it reads the whole clean section.
     assert "clean" in stages["clean"]["params"]
     assert "flag(" in open("stages/clean.py").read() and flag.__module__.endswith("flagging")
+
+
+def test_saved_weights_are_the_same_bytes_whatever_the_file_is_called(tmp_path):
+    import torch
+
+    from labelnoise.train_test import save_weights
+
+    model = torch.nn.Linear(3, 2)
+    save_weights(tmp_path / "a.pt", model)
+    save_weights(tmp_path / "b" / "other.pt", model)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b" / "other.pt").read_bytes()

@@ -29,7 +29,6 @@ from labelnoise.io import atomic_path, read_path_label_csv
 from labelnoise.knobs import choice_problems
 from labelnoise.progress import progress as show_progress
 
-KINDS: tuple[str, ...] = get_args(ImportKind)
 RESIZE_MODES: tuple[str, ...] = get_args(Resize)
 BAD_IMAGE_MODES: tuple[str, ...] = get_args(OnBadImage)
 LINK_MODES: tuple[str, ...] = get_args(LinkMode)

@@ -26,7 +26,6 @@ Device = Literal["auto", "cpu", "cuda"]
 MODELS: tuple[str, ...] = get_args(Model)
 LOSSES: tuple[str, ...] = get_args(Loss)
 """Names of the training losses (``train.loss``; ``retrain.robust`` lists the robust ones)."""
-DEVICES: tuple[str, ...] = get_args(Device)
 
 SECTION = "train"
 

@@ -99,8 +99,8 @@ def fit_stacked(
     )
     device = training_device(config)
     epoch_size = _epoch_size(epoch_size, train_rows)
-    models = _models(images, train_rows, n_classes, config, seeds, device)
     x = to_device_nhwc(images, device)
+    models = _models(x, train_rows, n_classes, config, seeds, device)
     y = torch.from_numpy(labels).to(device)
     rows_dev = [torch.from_numpy(rows).to(device) for rows in train_rows]
     # Each model pads with its own mean colour, as fit does.
@@ -206,14 +206,15 @@ def _epoch_size(epoch_size: int | None, train_rows: list[np.ndarray]) -> int:
     return int(epoch_size)
 
 
-def _models(images, train_rows, n_classes, config, seeds, device) -> list[nn.Module]:
-    """One model per seed, as fit initialises it, normalised to its own rows, in train mode."""
-    height, width = images.shape[1:3]
+def _models(x, train_rows, n_classes, config, seeds, device) -> list[nn.Module]:
+    """One model per seed, as fit initialises it, normalised to its own rows of ``x`` (the
+    images on the device, NHWC), in train mode."""
+    height, width = x.shape[1:3]
     models = [
         initial_model(config, n_classes=n_classes, image_size=min(height, width), seed=seed)
         for seed in seeds
     ]
-    sums = image_sums(to_device_nhwc(images, device)) if config.weights is None else None
+    sums = image_sums(x) if config.weights is None else None
     for model, rows in zip(models, train_rows, strict=True):
         model.to(device)
         if sums is not None:
